@@ -1,0 +1,41 @@
+/* Directory listings: one directory's entries, fetched whole from objects.list.
+ *
+ * struct dirlist is a caller-owned value (zero it, dirlist_fetch() fills it, dirlist_clear()
+ * releases it). Not shared between threads. */
+#ifndef GCSMOUNT_FS_DIR_H
+#define GCSMOUNT_FS_DIR_H
+
+#include <stddef.h>
+
+#include "fs/inode.h"
+
+struct gcs_client;
+
+struct dirlist_entry {
+	char *name;
+	int is_dir;
+	struct iattr attr;
+};
+
+struct dirlist {
+	struct dirlist_entry *ents;
+	size_t n, cap;
+	size_t skipped;	 /* objects whose names cannot be shown as entries */
+	size_t shadowed; /* files hidden by a directory of the same name */
+};
+
+/* Whether a path component can be shown: not empty, not "." or "..", no '/', at most 255
+ * bytes (the kernel's NAME_MAX). */
+int dir_name_showable(const char *name, size_t len);
+
+/* Lists the directory whose prefix is dirpath ("" for the root), paging through all
+ * results. Entries come sorted by name; a file and a directory of the same name show as the
+ * directory. Returns 0 or -errno. */
+int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
+		  struct dirlist *out);
+void dirlist_clear(struct dirlist *l);
+
+/* Joins a directory path and a name into a newly allocated object path. */
+char *dir_join(const char *dirpath, const char *name);
+
+#endif

@@ -1,0 +1,32 @@
+/* The mounted filesystem: shared state of the FUSE operations.
+ *
+ * One struct gmfs per mount, created by main before the session starts and freed after it
+ * ends; the operations only read its configuration and reach mutable state through the
+ * thread-safe modules it points to (inode table, storage client, block cache). */
+#ifndef GCSMOUNT_FS_FS_H
+#define GCSMOUNT_FS_FS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include "fs/inode.h"
+
+struct gcs_client;
+struct bcache;
+
+struct gmfs {
+	struct gcs_client *gcs;
+	struct itable *inodes;
+	struct bcache *blocks; /* NULL: every read goes to the server */
+	const char *bucket;
+	struct iattr_defaults defaults;
+	double stat_ttl;     /* how long attributes and entries are trusted */
+	double negative_ttl; /* how long a missing name is trusted to stay missing */
+};
+
+extern const struct fuse_lowlevel_ops gmfs_ops;
+
+/* Sets the root directory's attributes; call once before the session starts. */
+int gmfs_init_root(struct gmfs *fs);
+
+#endif

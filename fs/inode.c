@@ -1,0 +1,401 @@
+/* Inode table: two chained hash tables over the same nodes, one by inode number and one by
+ * (path, is_dir). Numbers come from FNV-1a over the identity; a collision with a live inode
+ * of another identity moves to the next free number, which is why lookups by identity use
+ * the second table instead of recomputing the hash.
+ *
+ * Lock: t->lock guards both tables and every field of every node. It is a leaf lock: no
+ * other lock is taken while it is held, and no I/O happens under it. */
+#include "fs/inode.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gcs/object.h"
+
+struct inode {
+	uint64_t ino;
+	char *path;
+	int is_dir;
+	uint64_t nlookup;
+	struct iattr attr;
+	struct timespec valid_until; /* CLOCK_MONOTONIC */
+	uint64_t kernel_generation;  /* generation whose pages the kernel may cache */
+	struct inode *next_ino, *next_path;
+};
+
+struct itable {
+	pthread_mutex_t lock;
+	struct inode **by_ino, **by_path;
+	size_t nbuckets, count;
+};
+
+void iattr_clear(struct iattr *a)
+{
+	if (!a)
+		return;
+	free(a->link_target);
+	memset(a, 0, sizeof(*a));
+}
+
+static int iattr_copy(struct iattr *dst, const struct iattr *src)
+{
+	char *lt = NULL;
+
+	if (src->link_target && !(lt = strdup(src->link_target)))
+		return -ENOMEM;
+	*dst = *src;
+	dst->link_target = lt;
+	return 0;
+}
+
+int iattr_from_object(struct iattr *a, const struct gcs_object *obj, int is_dir,
+		      const struct iattr_defaults *d)
+{
+	memset(a, 0, sizeof(*a));
+	a->uid = d->uid;
+	a->gid = d->gid;
+	if (is_dir) {
+		a->mode = S_IFDIR | d->dir_mode;
+		a->mtime = d->dir_mtime;
+		a->ctime = d->dir_mtime;
+	} else {
+		a->mode = S_IFREG | d->file_mode;
+	}
+	if (!obj)
+		return 0;
+	if (!is_dir) {
+		a->size = obj->size;
+		a->generation = obj->generation;
+		a->metageneration = obj->metageneration;
+	}
+	a->mtime = obj->mtime;
+	a->ctime = obj->updated;
+	if (obj->has_mode)
+		a->mode = (a->mode & S_IFMT) | (obj->mode & 07777);
+	if (obj->has_uid)
+		a->uid = obj->uid;
+	if (obj->has_gid)
+		a->gid = obj->gid;
+	if (!is_dir && obj->is_symlink) {
+		a->mode = S_IFLNK | 0777;
+		if (obj->symlink_target) {
+			a->link_target = strdup(obj->symlink_target);
+			if (!a->link_target)
+				return -ENOMEM;
+			a->size = strlen(obj->symlink_target);
+		}
+	}
+	return 0;
+}
+
+static uint64_t fnv1a(const char *s, int is_dir)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	h ^= (uint64_t)(is_dir ? 'd' : 'f');
+	h *= 0x100000001b3ull;
+	return h;
+}
+
+static size_t path_slot(const struct itable *t, const char *path, int is_dir)
+{
+	return (size_t)(fnv1a(path, is_dir) % t->nbuckets);
+}
+
+static size_t ino_slot(const struct itable *t, uint64_t ino)
+{
+	/* Numbers are hashes already, but mix anyway: probing makes runs of neighbours. */
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 17) % t->nbuckets;
+}
+
+static struct inode *find_ino(const struct itable *t, uint64_t ino)
+{
+	for (struct inode *n = t->by_ino[ino_slot(t, ino)]; n; n = n->next_ino)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+static struct inode *find_path(const struct itable *t, const char *path, int is_dir)
+{
+	for (struct inode *n = t->by_path[path_slot(t, path, is_dir)]; n; n = n->next_path)
+		if (n->is_dir == is_dir && strcmp(n->path, path) == 0)
+			return n;
+	return NULL;
+}
+
+static void link_node(struct itable *t, struct inode *n)
+{
+	size_t i = ino_slot(t, n->ino), p = path_slot(t, n->path, n->is_dir);
+
+	n->next_ino = t->by_ino[i];
+	t->by_ino[i] = n;
+	n->next_path = t->by_path[p];
+	t->by_path[p] = n;
+}
+
+static void grow(struct itable *t)
+{
+	size_t old_n = t->nbuckets;
+	struct inode **old = t->by_ino;
+	struct inode **bi = calloc(old_n * 2, sizeof(*bi));
+	struct inode **bp = calloc(old_n * 2, sizeof(*bp));
+
+	if (!bi || !bp) {
+		/* Longer chains are slower but still correct. */
+		free(bi);
+		free(bp);
+		return;
+	}
+	free(t->by_path);
+	t->by_ino = bi;
+	t->by_path = bp;
+	t->nbuckets = old_n * 2;
+	for (size_t i = 0; i < old_n; i++) {
+		struct inode *n = old[i];
+
+		while (n) {
+			struct inode *next = n->next_ino;
+			link_node(t, n);
+			n = next;
+		}
+	}
+	free(old);
+}
+
+static void set_valid(struct inode *n, double ttl)
+{
+	clock_gettime(CLOCK_MONOTONIC, &n->valid_until);
+	n->valid_until.tv_sec += (time_t)ttl;
+	n->valid_until.tv_nsec += (long)((ttl - (double)(time_t)ttl) * 1e9);
+	if (n->valid_until.tv_nsec >= 1000000000L) {
+		n->valid_until.tv_sec++;
+		n->valid_until.tv_nsec -= 1000000000L;
+	}
+}
+
+static int is_fresh(const struct inode *n)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec < n->valid_until.tv_sec ||
+	       (now.tv_sec == n->valid_until.tv_sec && now.tv_nsec < n->valid_until.tv_nsec);
+}
+
+struct itable *itable_new(void)
+{
+	struct itable *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->nbuckets = 1024;
+	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
+	t->by_path = calloc(t->nbuckets, sizeof(*t->by_path));
+	struct inode *root = calloc(1, sizeof(*root));
+	if (!t->by_ino || !t->by_path || !root || !(root->path = strdup("")))
+		goto fail;
+	pthread_mutex_init(&t->lock, NULL);
+	root->ino = INODE_ROOT;
+	root->is_dir = 1;
+	root->nlookup = 1;
+	link_node(t, root);
+	t->count = 1;
+	return t;
+fail:
+	if (root)
+		free(root->path);
+	free(root);
+	free(t->by_ino);
+	free(t->by_path);
+	free(t);
+	return NULL;
+}
+
+void itable_free(struct itable *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct inode *n = t->by_ino[i];
+
+		while (n) {
+			struct inode *next = n->next_ino;
+			free(n->path);
+			iattr_clear(&n->attr);
+			free(n);
+			n = next;
+		}
+	}
+	pthread_mutex_destroy(&t->lock);
+	free(t->by_ino);
+	free(t->by_path);
+	free(t);
+}
+
+uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
+		    double ttl)
+{
+	struct iattr copy;
+	uint64_t ino = 0;
+
+	if (iattr_copy(&copy, attr)) {
+		errno = ENOMEM;
+		return 0;
+	}
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = *path ? find_path(t, path, is_dir) : find_ino(t, INODE_ROOT);
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n || !(n->path = strdup(path))) {
+			free(n);
+			iattr_clear(&copy);
+			errno = ENOMEM;
+			goto out;
+		}
+		n->is_dir = is_dir;
+		n->ino = fnv1a(path, is_dir);
+		while (n->ino <= INODE_ROOT || find_ino(t, n->ino))
+			n->ino++;
+		if (t->count >= t->nbuckets)
+			grow(t);
+		link_node(t, n);
+		t->count++;
+	}
+	iattr_clear(&n->attr);
+	n->attr = copy;
+	set_valid(n, ttl);
+	n->nlookup++;
+	ino = n->ino;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+static void unlink_node(struct itable *t, struct inode *n)
+{
+	struct inode **pp;
+
+	for (pp = &t->by_ino[ino_slot(t, n->ino)]; *pp != n; pp = &(*pp)->next_ino)
+		;
+	*pp = n->next_ino;
+	for (pp = &t->by_path[path_slot(t, n->path, n->is_dir)]; *pp != n; pp = &(*pp)->next_path)
+		;
+	*pp = n->next_path;
+	t->count--;
+}
+
+void itable_forget(struct itable *t, uint64_t ino, uint64_t nl)
+{
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = find_ino(t, ino);
+	if (n && ino != INODE_ROOT) {
+		n->nlookup = nl >= n->nlookup ? 0 : n->nlookup - nl;
+		if (n->nlookup == 0) {
+			unlink_node(t, n);
+			free(n->path);
+			iattr_clear(&n->attr);
+			free(n);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int itable_get(struct itable *t, uint64_t ino, char **path, int *is_dir, struct iattr *attr,
+	       int *fresh)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = find_ino(t, ino);
+	if (!n) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (path && !(*path = strdup(n->path))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (attr && iattr_copy(attr, &n->attr)) {
+		if (path) {
+			free(*path);
+			*path = NULL;
+		}
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (is_dir)
+		*is_dir = n->is_dir;
+	if (fresh)
+		*fresh = is_fresh(n);
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+uint64_t itable_find_fresh(struct itable *t, const char *path, int is_dir, struct iattr *attr)
+{
+	uint64_t ino = 0;
+
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = find_path(t, path, is_dir);
+	if (n && is_fresh(n) && iattr_copy(attr, &n->attr) == 0)
+		ino = n->ino;
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+uint64_t itable_ino_of(struct itable *t, const char *path, int is_dir)
+{
+	uint64_t ino;
+
+	if (!*path)
+		return INODE_ROOT;
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = find_path(t, path, is_dir);
+	ino = n ? n->ino : fnv1a(path, is_dir);
+	pthread_mutex_unlock(&t->lock);
+	return ino <= INODE_ROOT ? ino + 2 : ino;
+}
+
+int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, double ttl)
+{
+	struct iattr copy;
+	int rc = 0;
+
+	if (iattr_copy(&copy, attr))
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = find_ino(t, ino);
+	if (n) {
+		iattr_clear(&n->attr);
+		n->attr = copy;
+		set_valid(n, ttl);
+	} else {
+		iattr_clear(&copy);
+		rc = -ENOENT;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int itable_note_open_generation(struct itable *t, uint64_t ino, uint64_t generation)
+{
+	int same = 0;
+
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = find_ino(t, ino);
+	if (n) {
+		same = n->kernel_generation == generation;
+		n->kernel_generation = generation;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return same;
+}

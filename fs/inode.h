@@ -1,0 +1,80 @@
+/* The inode table: which object or prefix each FUSE inode number stands for.
+ *
+ * An inode is identified by (path, is_dir): a file's path is its object name, a directory's
+ * is its prefix without the trailing '/', and the root's is "". Inode numbers are a 64-bit
+ * hash of that identity, so the same name gets the same number for the life of the mount
+ * (and across remounts, barring a hash collision, which is resolved by probing).
+ *
+ * All functions are thread-safe (one mutex guards the table and every inode's attributes);
+ * callers get copies, never pointers into the table, so forget() may free an inode at any
+ * time without leaving anyone with a dangling pointer. */
+#ifndef GCSMOUNT_FS_INODE_H
+#define GCSMOUNT_FS_INODE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define INODE_ROOT 1
+
+struct gcs_object;
+struct itable;
+
+/* Attributes of a file or directory as gcsmount shows them. */
+struct iattr {
+	uint64_t size;
+	uint64_t generation; /* 0 for directories without a placeholder object */
+	uint64_t metageneration;
+	struct timespec mtime;
+	struct timespec ctime;
+	mode_t mode; /* full st_mode, type bits included */
+	uid_t uid;
+	gid_t gid;
+	char *link_target; /* symlinks stored in gcsfuse's legacy form; owned by the holder */
+};
+
+/* Defaults for objects that carry no POSIX metadata of their own. */
+struct iattr_defaults {
+	uid_t uid;
+	gid_t gid;
+	mode_t file_mode; /* permission bits */
+	mode_t dir_mode;
+	struct timespec dir_mtime; /* for directories with no placeholder object */
+};
+
+void iattr_clear(struct iattr *a);
+/* Derives attributes from an object (obj may be NULL for an implicit directory). Returns 0
+ * or -ENOMEM. */
+int iattr_from_object(struct iattr *a, const struct gcs_object *obj, int is_dir,
+		      const struct iattr_defaults *d);
+
+struct itable *itable_new(void);
+void itable_free(struct itable *t);
+
+/* Finds or creates the inode for (path, is_dir), adds one lookup reference, replaces its
+ * attributes with a copy of *attr and marks them valid for ttl seconds.
+ * Returns the inode number, or 0 with errno set on allocation failure. */
+uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
+		    double ttl);
+/* Drops n lookup references; the inode is freed when none remain (never the root). */
+void itable_forget(struct itable *t, uint64_t ino, uint64_t n);
+
+/* Copies an inode's path (malloc'd, caller frees), kind and attributes.
+ * fresh, when not NULL, is set to whether the attributes are still within their ttl.
+ * Returns 0 or -ENOENT for an unknown inode number, -ENOMEM. */
+int itable_get(struct itable *t, uint64_t ino, char **path, int *is_dir, struct iattr *attr,
+	       int *fresh);
+/* The number of the inode known for (path, is_dir) with fresh attributes, copied into
+ * attr, or 0 if there is none. Adds no reference. */
+uint64_t itable_find_fresh(struct itable *t, const char *path, int is_dir, struct iattr *attr);
+/* The number (path, is_dir) has, or would get: for directory entries that take no
+ * reference. */
+uint64_t itable_ino_of(struct itable *t, const char *path, int is_dir);
+/* Replaces the attributes of a known inode. Returns 0 or -ENOENT, -ENOMEM. */
+int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, double ttl);
+
+/* Records that the kernel now caches data of the given generation for this inode, and
+ * returns whether it already did (so an open may keep the kernel's page cache). */
+int itable_note_open_generation(struct itable *t, uint64_t ino, uint64_t generation);
+
+#endif

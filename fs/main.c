@@ -1,0 +1,494 @@
+/* gcsmount command line: parse options, check everything that can be checked while the user
+ * still has a terminal (options, mountpoint, endpoint, bucket), then mount, daemonize and
+ * serve. Every option has a long form (--stat-ttl 5) and a -o form (-o stat_ttl=5) handled
+ * by one table, so that fstab lines and command lines mean the same thing; an unknown option
+ * is an error that names it. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "cache/blocks.h"
+#include "fs/fs.h"
+#include "gcs/client.h"
+#include "gcs/url.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define BLOCK_SIZE (1u << 20)
+
+struct config {
+	int foreground;
+	const char *bucket;
+	const char *mountpoint;
+	char *endpoint;
+	char *log_file;
+	int log_level;
+	int allow_other;
+	int default_permissions;
+	uid_t uid;
+	gid_t gid;
+	mode_t file_mode;
+	mode_t dir_mode;
+	double stat_ttl;
+	double negative_ttl;
+	unsigned long cache_mb;
+};
+
+enum opt_kind { OPT_FLAG, OPT_STRING, OPT_UINT, OPT_MODE, OPT_SECONDS, OPT_LEVEL, OPT_IGNORE };
+
+struct opt_spec {
+	const char *name;
+	enum opt_kind kind;
+	size_t offset;
+	const char *help;
+};
+
+#define CFG(f) offsetof(struct config, f)
+
+static const struct opt_spec opt_table[] = {
+	{"ro", OPT_IGNORE, 0, "read-only mount (the only kind this version makes)"},
+	{"allow_other", OPT_FLAG, CFG(allow_other), "let other users see the mount"},
+	{"default_permissions", OPT_FLAG, CFG(default_permissions),
+	 "let the kernel check permission bits"},
+	{"uid", OPT_UINT, CFG(uid), "owner of objects with no stored owner"},
+	{"gid", OPT_UINT, CFG(gid), "group of objects with no stored group"},
+	{"file_mode", OPT_MODE, CFG(file_mode), "permissions of files with none stored (644)"},
+	{"dir_mode", OPT_MODE, CFG(dir_mode), "permissions of directories (755)"},
+	{"stat_ttl", OPT_SECONDS, CFG(stat_ttl), "seconds attributes are trusted (60)"},
+	{"negative_ttl", OPT_SECONDS, CFG(negative_ttl),
+	 "seconds a missing name is trusted to stay missing (5)"},
+	{"cache_size_mb", OPT_UINT, CFG(cache_mb), "memory block cache in MiB, 0 disables (256)"},
+	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
+	{"log_file", OPT_STRING, CFG(log_file), "log to this file instead of syslog"},
+	{"log_level", OPT_LEVEL, CFG(log_level), "error, warning, info or debug (info)"},
+	/* Generic mount(8) options that mean nothing to a FUSE daemon. */
+	{"defaults", OPT_IGNORE, 0, NULL},
+	{"auto", OPT_IGNORE, 0, NULL},
+	{"noauto", OPT_IGNORE, 0, NULL},
+	{"user", OPT_IGNORE, 0, NULL},
+	{"nouser", OPT_IGNORE, 0, NULL},
+	{"users", OPT_IGNORE, 0, NULL},
+	{"_netdev", OPT_IGNORE, 0, NULL},
+	{"nofail", OPT_IGNORE, 0, NULL},
+	{"dev", OPT_IGNORE, 0, NULL},
+	{"nodev", OPT_IGNORE, 0, NULL},
+	{"suid", OPT_IGNORE, 0, NULL},
+	{"nosuid", OPT_IGNORE, 0, NULL},
+	{"exec", OPT_IGNORE, 0, NULL},
+	{"noexec", OPT_IGNORE, 0, NULL},
+	{"atime", OPT_IGNORE, 0, NULL},
+	{"noatime", OPT_IGNORE, 0, NULL},
+	{"relatime", OPT_IGNORE, 0, NULL},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: gcsmount [options] BUCKET MOUNTPOINT\n"
+		     "\n"
+		     "Mounts a Google Cloud Storage bucket as a directory.\n"
+		     "\n"
+		     "  -f, --foreground      stay in the foreground and log to stderr\n"
+		     "  -d, --debug           log every request (implies -f)\n"
+		     "  -o OPT[,OPT...]       mount options, as below\n"
+		     "  --OPTION VALUE        any option below as a flag (--stat-ttl 5)\n"
+		     "  -h, --help            this text\n"
+		     "  -V, --version         the version\n"
+		     "\n"
+		     "Options:\n");
+	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++) {
+		const struct opt_spec *o = &opt_table[i];
+		char name[64];
+
+		if (!o->help)
+			continue;
+		snprintf(name, sizeof(name), "%s%s", o->name,
+			 o->kind == OPT_FLAG || o->kind == OPT_IGNORE ? "" : "=VALUE");
+		fprintf(out, "  %-22s%s\n", name, o->help);
+	}
+	fprintf(out, "\n"
+		     "The endpoint defaults to https://storage.googleapis.com, or to\n"
+		     "$STORAGE_EMULATOR_HOST when that is set (then no credentials are used).\n");
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 1e9)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const struct opt_spec *find_option(const char *name)
+{
+	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++)
+		if (strcmp(opt_table[i].name, name) == 0)
+			return &opt_table[i];
+	return NULL;
+}
+
+/* Applies one option ("name" or "name=value"). Returns 0, or -1 after printing why. */
+static int apply_option(struct config *cfg, const char *name, const char *value)
+{
+	const struct opt_spec *o = find_option(name);
+	char *dst = (char *)cfg;
+
+	if (!o && strncmp(name, "x-systemd.", 10) == 0)
+		return 0; /* systemd's own fstab options */
+	if (!o && strcmp(name, "rw") == 0) {
+		fprintf(stderr, "gcsmount: option 'rw': this version mounts read-only\n");
+		return -1;
+	}
+	if (!o) {
+		fprintf(stderr, "gcsmount: unknown option '%s' (see gcsmount --help)\n", name);
+		return -1;
+	}
+	int wants_value = o->kind != OPT_FLAG && o->kind != OPT_IGNORE;
+	if (wants_value != (value != NULL)) {
+		fprintf(stderr, "gcsmount: option '%s' %s\n", name,
+			wants_value ? "needs a value (name=value)" : "takes no value");
+		return -1;
+	}
+
+	char *end;
+	unsigned long long u;
+	switch (o->kind) {
+	case OPT_IGNORE:
+		return 0;
+	case OPT_FLAG:
+		*(int *)(dst + o->offset) = 1;
+		return 0;
+	case OPT_STRING: {
+		char **slot = (char **)(dst + o->offset);
+		free(*slot);
+		*slot = strdup(value);
+		return *slot ? 0 : -1;
+	}
+	case OPT_UINT:
+		errno = 0;
+		u = strtoull(value, &end, 10);
+		if (errno || end == value || *end || *value == '-' || u > UINT_MAX - 1)
+			break;
+		if (o->offset == CFG(cache_mb))
+			cfg->cache_mb = (unsigned long)u;
+		else if (o->offset == CFG(uid))
+			cfg->uid = (uid_t)u;
+		else
+			cfg->gid = (gid_t)u;
+		return 0;
+	case OPT_MODE:
+		errno = 0;
+		u = strtoull(value, &end, 8);
+		if (errno || end == value || *end || u > 07777)
+			break;
+		*(mode_t *)(dst + o->offset) = (mode_t)u;
+		return 0;
+	case OPT_SECONDS:
+		if (parse_seconds(value, (double *)(dst + o->offset)))
+			break;
+		return 0;
+	case OPT_LEVEL: {
+		int lvl = log_level_parse(value);
+		if (lvl < 0)
+			break;
+		cfg->log_level = lvl;
+		return 0;
+	}
+	}
+	fprintf(stderr, "gcsmount: option '%s': bad value '%s'\n", name, value);
+	return -1;
+}
+
+/* Splits "a,b=c,d" and applies each. */
+static int apply_option_list(struct config *cfg, const char *list)
+{
+	char *copy = strdup(list);
+	char *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (eq)
+			*eq++ = '\0';
+		rc = apply_option(cfg, tok, eq);
+	}
+	free(copy);
+	return rc;
+}
+
+/* Handles "--name[=value]" and "--name value" for every option of the table. */
+static int parse_long(struct config *cfg, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i] + 2;
+	const char *eq = strchr(a, '=');
+	size_t n = eq ? (size_t)(eq - a) : strlen(a);
+	char name[128];
+
+	if (n >= sizeof(name)) {
+		fprintf(stderr, "gcsmount: unknown option '%s'\n", argv[*i]);
+		return -1;
+	}
+	memcpy(name, a, n);
+	name[n] = '\0';
+	for (char *p = name; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	const struct opt_spec *o = find_option(name);
+	const char *value = eq ? eq + 1 : NULL;
+	if (!eq && o && o->kind != OPT_FLAG && o->kind != OPT_IGNORE) {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "gcsmount: option '%s' needs a value\n", argv[*i]);
+			return -1;
+		}
+		value = argv[++*i];
+	}
+	return apply_option(cfg, name, value);
+}
+
+/* Returns 0 to go on, 1 to exit successfully (help, version), -1 on a usage error.
+ * Options and the two operands may come in any order, as mount(8) helpers pass them. */
+static int parse_args(int argc, char **argv, struct config *cfg)
+{
+	int positional = 0;
+	int only_operands = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (only_operands || a[0] != '-' || a[1] == '\0') {
+			if (positional == 0)
+				cfg->bucket = a;
+			else if (positional == 1)
+				cfg->mountpoint = a;
+			positional++;
+		} else if (strcmp(a, "--") == 0) {
+			only_operands = 1;
+		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--foreground") == 0) {
+			cfg->foreground = 1;
+		} else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0) {
+			cfg->foreground = 1;
+			cfg->log_level = LOG_DEBUG;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 1;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("gcsmount %s\n", GCSMOUNT_VERSION);
+			return 1;
+		} else if (strncmp(a, "-o", 2) == 0) {
+			const char *list = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!list) {
+				fprintf(stderr, "gcsmount: option -o needs a value\n");
+				return -1;
+			}
+			if (apply_option_list(cfg, list))
+				return -1;
+		} else if (a[1] == '-') {
+			if (parse_long(cfg, argc, argv, &i))
+				return -1;
+		} else {
+			fprintf(stderr, "gcsmount: unknown option '%s' (see gcsmount --help)\n", a);
+			return -1;
+		}
+	}
+	if (positional != 2) {
+		fprintf(stderr, "gcsmount: expected BUCKET and MOUNTPOINT (see gcsmount --help)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_mountpoint(const char *mp)
+{
+	struct stat st;
+
+	if (stat(mp, &st) != 0) {
+		fprintf(stderr, "gcsmount: mountpoint %s: %s\n", mp, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "gcsmount: mountpoint %s is not a directory\n", mp);
+		return -1;
+	}
+	return 0;
+}
+
+static int run(struct config *cfg)
+{
+	struct gcs_client_opts gopts;
+	struct gcs_client *gcs = NULL;
+	struct auth *auth = NULL;
+	struct itable *inodes = NULL;
+	struct bcache *blocks = NULL;
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *loop = NULL;
+	char *endpoint = NULL;
+	char why[1024];
+	struct buf fuse_opts;
+	int rc = 1;
+
+	buf_init(&fuse_opts, 4096);
+	const char *ep = cfg->endpoint;
+	if (!ep)
+		ep = getenv("STORAGE_EMULATOR_HOST");
+	if (!ep || !*ep)
+		ep = "https://storage.googleapis.com";
+	endpoint = gcs_endpoint_normalize(ep);
+	if (!endpoint) {
+		fprintf(stderr,
+			"gcsmount: endpoint '%s' is not a URL of the form "
+			"http(s)://host[:port] or host:port\n",
+			ep);
+		goto out;
+	}
+	auth = auth_anonymous_new();
+	if (!auth)
+		goto nomem;
+
+	gcs_client_opts_default(&gopts);
+	gopts.endpoint = endpoint;
+	gopts.bucket = cfg->bucket;
+	gopts.auth = auth;
+	gcs = gcs_client_new(&gopts);
+	if (!gcs)
+		goto nomem;
+	/* A few quick tries: a mount against a wrong endpoint should fail in a second, not
+	 * after the minutes of backoff that a running mount allows itself. */
+	if (gcs_bucket_check(gcs, 3, why, sizeof(why))) {
+		fprintf(stderr, "gcsmount: %s\n", why);
+		goto out;
+	}
+
+	inodes = itable_new();
+	if (!inodes)
+		goto nomem;
+	if (cfg->cache_mb) {
+		blocks = bcache_new(BLOCK_SIZE, (size_t)cfg->cache_mb << 20);
+		if (!blocks)
+			goto nomem;
+	}
+	struct gmfs fs = {
+		.gcs = gcs,
+		.inodes = inodes,
+		.blocks = blocks,
+		.bucket = cfg->bucket,
+		.defaults = {.uid = cfg->uid,
+			     .gid = cfg->gid,
+			     .file_mode = cfg->file_mode,
+			     .dir_mode = cfg->dir_mode},
+		.stat_ttl = cfg->stat_ttl,
+		.negative_ttl = cfg->negative_ttl,
+	};
+	clock_gettime(CLOCK_REALTIME, &fs.defaults.dir_mtime);
+	if (gmfs_init_root(&fs))
+		goto nomem;
+
+	if (buf_printf(&fuse_opts, "ro,fsname=%s,subtype=gcsmount", cfg->bucket) ||
+	    (cfg->allow_other && buf_append_str(&fuse_opts, ",allow_other")) ||
+	    (cfg->default_permissions && buf_append_str(&fuse_opts, ",default_permissions")))
+		goto nomem;
+	char *fargv[] = {(char *)"gcsmount", (char *)"-o", fuse_opts.data, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	se = fuse_session_new(&args, &gmfs_ops, sizeof(gmfs_ops), &fs);
+	if (!se)
+		goto out; /* libfuse said why on stderr */
+	if (fuse_set_signal_handlers(se))
+		goto out;
+	if (fuse_session_mount(se, cfg->mountpoint)) {
+		fprintf(stderr, "gcsmount: could not mount on %s\n", cfg->mountpoint);
+		goto out_handlers;
+	}
+	log_info("mounted gs://%s on %s (endpoint %s, read-only)", cfg->bucket, cfg->mountpoint,
+		 endpoint);
+
+	if (!cfg->foreground) {
+		if (!cfg->log_file)
+			log_open(LOG_SINK_SYSLOG, NULL);
+		/* The parent returns once the mount is in place. */
+		if (fuse_daemonize(0)) {
+			log_error("could not daemonize");
+			goto out_unmount;
+		}
+	}
+
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		goto out_unmount;
+	fuse_loop_cfg_set_max_threads(loop, 16);
+	fuse_loop_cfg_set_idle_threads(loop, 4);
+	rc = fuse_session_loop_mt(se, loop) ? 1 : 0;
+	fuse_loop_cfg_destroy(loop);
+	log_info("unmounting %s", cfg->mountpoint);
+
+out_unmount:
+	fuse_session_unmount(se);
+out_handlers:
+	fuse_remove_signal_handlers(se);
+	goto out;
+nomem:
+	fprintf(stderr, "gcsmount: out of memory\n");
+out:
+	if (se)
+		fuse_session_destroy(se);
+	bcache_free(blocks);
+	itable_free(inodes);
+	gcs_client_free(gcs);
+	auth_free(auth);
+	free(endpoint);
+	buf_free(&fuse_opts);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg = {
+		.log_level = LOG_INFO,
+		.uid = getuid(),
+		.gid = getgid(),
+		.file_mode = 0644,
+		.dir_mode = 0755,
+		.stat_ttl = 60,
+		.negative_ttl = 5,
+		.cache_mb = 256,
+	};
+	int rc = parse_args(argc, argv, &cfg);
+
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	log_level = cfg.log_level;
+	if (!gcs_bucket_name_valid(cfg.bucket)) {
+		fprintf(stderr,
+			"gcsmount: '%s' is not a valid bucket name (3-222 characters: lowercase "
+			"letters, digits, '-', '_' and '.')\n",
+			cfg.bucket);
+		return 2;
+	}
+	if (check_mountpoint(cfg.mountpoint))
+		return 1;
+	if (cfg.log_file && (rc = log_open(LOG_SINK_FILE, cfg.log_file))) {
+		fprintf(stderr, "gcsmount: log file %s: %s\n", cfg.log_file, strerror(-rc));
+		return 1;
+	}
+	if (gcs_global_init()) {
+		fprintf(stderr, "gcsmount: could not initialise the HTTP library\n");
+		return 1;
+	}
+	rc = run(&cfg);
+	gcs_global_cleanup();
+	log_close();
+	free(cfg.endpoint);
+	free(cfg.log_file);
+	return rc;
+}

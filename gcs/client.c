@@ -1,0 +1,639 @@
+/* Request engine and the read-side operations of the storage client.
+ *
+ * Every request is a struct gcs_req run by gcs_perform(): it borrows a curl easy handle from
+ * a pool (handles keep their connections alive between requests), adds the Authorization
+ * header, runs the transfer, and on a transient failure sleeps a capped, jittered, doubling
+ * backoff and tries again. Response bodies either go into a caller's buffer (object data, only
+ * on 2xx) or into a bounded struct buf (JSON and error bodies). Exactly one place maps the
+ * outcome to errno (gcs/status.c) and one place logs it (log_failure below).
+ *
+ * Locks: pool_lock guards the handle pool only; share_locks guard libcurl's shared DNS, TLS
+ * session and connection caches and are taken by libcurl itself. Neither is held while
+ * another is taken by this file, and no lock is held across a transfer or a backoff sleep. */
+#include "gcs/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "gcs/errbody.h"
+#include "gcs/status.h"
+#include "gcs/url.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define JSON_BODY_MAX (64u << 20)
+#define ERROR_BODY_MAX (64u << 10)
+
+struct gcs_client {
+	struct gcs_client_opts o;
+	char *endpoint;
+	char *bucket;
+	char *ca_file;
+	char *json_base; /* .../storage/v1/b/BUCKET */
+	char *xml_base;	 /* .../BUCKET */
+
+	pthread_mutex_t pool_lock;
+	CURL **pool;
+	size_t pool_len, pool_cap;
+
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+	_Atomic uint64_t n_requests, n_retries, n_failures, n_bytes_in;
+};
+
+struct gcs_req {
+	const char *op;	    /* operation name for the log, e.g. "objects.get" */
+	const char *object; /* object name for the log, or NULL */
+	const char *method;
+	struct buf url;
+	struct curl_slist *headers;
+	int max_attempts; /* 0: the client's default */
+	long quiet[2];	  /* HTTP statuses that are expected answers (logged at debug) */
+
+	/* Response. */
+	CURL *curl;
+	long status;
+	enum gcs_xport xport;
+	char xport_msg[CURL_ERROR_SIZE];
+	struct buf body;
+	char *sink; /* 2xx bodies go here when set */
+	size_t sink_cap, sink_len;
+	int sink_overflow;
+	char request_id[128];
+	struct gcs_errinfo err;
+};
+
+int gcs_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+void gcs_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+void gcs_client_opts_default(struct gcs_client_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->endpoint = "https://storage.googleapis.com";
+	o->max_attempts = 8;
+	o->retry_base_ms = 200;
+	o->retry_max_ms = 30000;
+	o->connect_timeout_s = 10;
+	o->io_timeout_s = 30;
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	struct gcs_client *c = arg;
+
+	(void)h;
+	(void)access;
+	pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	struct gcs_client *c = arg;
+
+	(void)h;
+	pthread_mutex_unlock(&c->share_locks[data]);
+}
+
+struct gcs_client *gcs_client_new(const struct gcs_client_opts *o)
+{
+	struct gcs_client *c;
+	struct buf b;
+
+	if (!o->endpoint || !o->bucket || !gcs_bucket_name_valid(o->bucket) || o->max_attempts < 1)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->o = *o;
+	c->endpoint = strdup(o->endpoint);
+	c->bucket = strdup(o->bucket);
+	c->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
+	if (!c->endpoint || !c->bucket || (o->ca_file && !c->ca_file))
+		goto fail;
+	c->o.endpoint = c->endpoint;
+	c->o.bucket = c->bucket;
+	c->o.ca_file = c->ca_file;
+
+	buf_init(&b, 4096);
+	if (buf_printf(&b, "%s/storage/v1/b/%s", c->endpoint, c->bucket))
+		goto fail;
+	c->json_base = b.data;
+	buf_init(&b, 4096);
+	if (buf_printf(&b, "%s/%s", c->endpoint, c->bucket))
+		goto fail;
+	c->xml_base = b.data;
+
+	pthread_mutex_init(&c->pool_lock, NULL);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->share_locks[i], NULL);
+	c->share = curl_share_init();
+	if (!c->share)
+		goto fail_locks;
+	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	return c;
+
+fail_locks:
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_locks[i]);
+	pthread_mutex_destroy(&c->pool_lock);
+fail:
+	free(c->xml_base);
+	free(c->json_base);
+	free(c->ca_file);
+	free(c->bucket);
+	free(c->endpoint);
+	free(c);
+	return NULL;
+}
+
+void gcs_client_free(struct gcs_client *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->pool_len; i++)
+		curl_easy_cleanup(c->pool[i]);
+	free(c->pool);
+	curl_share_cleanup(c->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_locks[i]);
+	pthread_mutex_destroy(&c->pool_lock);
+	free(c->xml_base);
+	free(c->json_base);
+	free(c->ca_file);
+	free(c->bucket);
+	free(c->endpoint);
+	free(c);
+}
+
+void gcs_get_stats(struct gcs_client *c, struct gcs_stats *out)
+{
+	out->requests = atomic_load(&c->n_requests);
+	out->retries = atomic_load(&c->n_retries);
+	out->failures = atomic_load(&c->n_failures);
+	out->bytes_in = atomic_load(&c->n_bytes_in);
+}
+
+static CURL *pool_get(struct gcs_client *c)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->pool_len > 0)
+		h = c->pool[--c->pool_len];
+	pthread_mutex_unlock(&c->pool_lock);
+	return h ? h : curl_easy_init();
+}
+
+static void pool_put(struct gcs_client *c, CURL *h)
+{
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->pool_len == c->pool_cap) {
+		size_t cap = c->pool_cap ? c->pool_cap * 2 : 8;
+		CURL **p = realloc(c->pool, cap * sizeof(*p));
+
+		if (!p) {
+			pthread_mutex_unlock(&c->pool_lock);
+			curl_easy_cleanup(h);
+			return;
+		}
+		c->pool = p;
+		c->pool_cap = cap;
+	}
+	c->pool[c->pool_len++] = h;
+	pthread_mutex_unlock(&c->pool_lock);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct gcs_req *r = arg;
+	size_t len = size * nmemb;
+	long status = 0;
+
+	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (r->sink && status >= 200 && status < 300) {
+		if (len > r->sink_cap - r->sink_len) {
+			r->sink_overflow = 1;
+			return 0;
+		}
+		memcpy(r->sink + r->sink_len, data, len);
+		r->sink_len += len;
+		return len;
+	}
+	return buf_append(&r->body, data, len) == 0 ? len : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct gcs_req *r = arg;
+	size_t len = size * nmemb;
+	static const char id_hdr[] = "x-guploader-uploadid:";
+
+	if (len > sizeof(id_hdr) && strncasecmp(data, id_hdr, sizeof(id_hdr) - 1) == 0) {
+		const char *v = data + sizeof(id_hdr) - 1;
+		size_t n = len - (sizeof(id_hdr) - 1);
+
+		while (n && (*v == ' ' || *v == '\t'))
+			v++, n--;
+		while (n && (v[n - 1] == '\r' || v[n - 1] == '\n'))
+			n--;
+		if (n >= sizeof(r->request_id))
+			n = sizeof(r->request_id) - 1;
+		memcpy(r->request_id, v, n);
+		r->request_id[n] = '\0';
+	}
+	return len;
+}
+
+static enum gcs_xport classify(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_OK:
+		return GCS_XPORT_OK;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return GCS_XPORT_RESOLVE;
+	case CURLE_COULDNT_CONNECT:
+		return GCS_XPORT_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return GCS_XPORT_TIMEOUT;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return GCS_XPORT_RESET;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+		return GCS_XPORT_TLS;
+	case CURLE_OUT_OF_MEMORY:
+		return GCS_XPORT_NOMEM;
+	default:
+		return GCS_XPORT_OTHER;
+	}
+}
+
+static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_slist *headers)
+{
+	CURL *h = r->curl;
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_URL, r->url.data);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "gcsmount/" GCSMOUNT_VERSION);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->xport_msg);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->o.connect_timeout_s);
+	/* A stalled transfer is abandoned and retried rather than hanging a reader forever. */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->o.io_timeout_s);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* TLS verification stays on; a private CA is added, never a bypass. */
+	if (c->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	if (strcmp(r->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (strcmp(r->method, "GET") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+}
+
+static void log_failure(struct gcs_client *c, const struct gcs_req *r, int rc, int retrying,
+			long delay_ms, int attempt, int max_attempts)
+{
+	int level = LOG_ERR;
+	char what[768];
+
+	if (retrying)
+		level = LOG_WARNING;
+	else if (r->status && (r->status == r->quiet[0] || r->status == r->quiet[1]))
+		level = LOG_DEBUG;
+	if (level > log_level)
+		return;
+
+	if (r->xport != GCS_XPORT_OK)
+		snprintf(what, sizeof(what), "%s", r->xport_msg[0] ? r->xport_msg : strerror(-rc));
+	else
+		snprintf(what, sizeof(what), "HTTP %ld%s%s%s%s", r->status,
+			 r->err.reason[0] ? " " : "", r->err.reason, r->err.message[0] ? ": " : "",
+			 r->err.message);
+	(void)c;
+	if (retrying)
+		gm_log(level, "%s %s %s: %s%s%s; retry %d of %d in %ld ms", r->op,
+		       r->object ? r->object : "-", r->method, what,
+		       r->request_id[0] ? " request-id " : "", r->request_id, attempt,
+		       max_attempts - 1, delay_ms);
+	else
+		gm_log(level, "%s %s %s %s: %s%s%s", r->op, r->object ? r->object : "-", r->method,
+		       r->url.data, what, r->request_id[0] ? " request-id " : "", r->request_id);
+}
+
+static long backoff_ms(const struct gcs_client *c, int retry, unsigned *seed)
+{
+	long d = c->o.retry_base_ms;
+
+	for (int i = 0; i < retry && d < c->o.retry_max_ms; i++)
+		d *= 2;
+	if (d > c->o.retry_max_ms)
+		d = c->o.retry_max_ms;
+	/* Half fixed, half random: spreads retries of many threads without collapsing to 0. */
+	return d / 2 + (long)(rand_r(seed) % (unsigned)(d / 2 + 1));
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Runs the request, retrying transient failures. Returns 0 on a 2xx answer, else -errno. */
+static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
+{
+	int max = r->max_attempts > 0 ? r->max_attempts : c->o.max_attempts;
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
+	int reauthed = 0;
+	int rc = -EIO;
+
+	r->curl = pool_get(c);
+	if (!r->curl)
+		return -ENOMEM;
+	buf_init(&r->body, r->sink ? ERROR_BODY_MAX : JSON_BODY_MAX);
+
+	for (int attempt = 1;; attempt++) {
+		char auth_line[4096];
+		struct curl_slist *headers = r->headers;
+		struct curl_slist *auth_node = NULL;
+
+		rc = auth_header(c->o.auth, auth_line, sizeof(auth_line));
+		if (rc) {
+			log_error("%s %s: no access token: %s", r->op, r->object ? r->object : "-",
+				  strerror(-rc));
+			break;
+		}
+		if (auth_line[0]) {
+			/* Appended for this attempt only, so a refreshed token replaces it. */
+			auth_node = curl_slist_append(NULL, auth_line);
+			if (!auth_node) {
+				rc = -ENOMEM;
+				break;
+			}
+			auth_node->next = r->headers;
+			headers = auth_node;
+		}
+
+		buf_reset(&r->body);
+		r->sink_len = 0;
+		r->sink_overflow = 0;
+		r->status = 0;
+		r->xport_msg[0] = '\0';
+		r->request_id[0] = '\0';
+		r->err.reason[0] = r->err.message[0] = '\0';
+		setup_handle(c, r, headers);
+		atomic_fetch_add(&c->n_requests, 1);
+		CURLcode cc = curl_easy_perform(r->curl);
+		if (auth_node) {
+			auth_node->next = NULL;
+			curl_slist_free_all(auth_node);
+		}
+		/* The auth line must not linger on the stack. */
+		memset(auth_line, 0, sizeof(auth_line));
+
+		curl_off_t got = 0;
+		curl_easy_getinfo(r->curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
+		atomic_fetch_add(&c->n_bytes_in, (uint64_t)got);
+
+		if (r->sink_overflow) {
+			r->xport = GCS_XPORT_OTHER;
+			snprintf(r->xport_msg, sizeof(r->xport_msg),
+				 "server sent more data than requested");
+			rc = -EIO;
+			log_failure(c, r, rc, 0, 0, attempt, max);
+			break;
+		}
+		r->xport = classify(cc);
+		if (r->xport == GCS_XPORT_OK)
+			curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
+		rc = gcs_errno(r->status, r->xport);
+		if (rc == 0)
+			break;
+		if (r->status)
+			gcs_errbody_parse(r->body.data, r->body.len, &r->err);
+
+		if (r->status == 401 && !reauthed && auth_reject(c->o.auth)) {
+			reauthed = 1;
+			log_info("%s %s: HTTP 401, refreshing the access token", r->op,
+				 r->object ? r->object : "-");
+			attempt--;
+			continue;
+		}
+		if (attempt < max && gcs_retryable(r->status, r->xport)) {
+			long d = backoff_ms(c, attempt - 1, &seed);
+
+			atomic_fetch_add(&c->n_retries, 1);
+			log_failure(c, r, rc, 1, d, attempt, max);
+			sleep_ms(d);
+			continue;
+		}
+		log_failure(c, r, rc, 0, 0, attempt, max);
+		break;
+	}
+	if (rc)
+		atomic_fetch_add(&c->n_failures, 1);
+	pool_put(c, r->curl);
+	r->curl = NULL;
+	return rc;
+}
+
+static void req_init(struct gcs_req *r, const char *op, const char *method, const char *object)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->method = method;
+	r->object = object;
+	buf_init(&r->url, 64u << 10);
+}
+
+static void req_free(struct gcs_req *r)
+{
+	buf_free(&r->url);
+	buf_free(&r->body);
+	curl_slist_free_all(r->headers);
+}
+
+int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whylen)
+{
+	struct gcs_req r;
+	int rc;
+
+	req_init(&r, "buckets.get", "GET", NULL);
+	r.max_attempts = attempts;
+	rc = buf_printf(&r.url, "%s/storage/v1/b/%s?fields=name", c->endpoint, c->bucket);
+	if (rc == 0)
+		rc = gcs_perform(c, &r);
+	if (rc && why && whylen) {
+		if (r.xport != GCS_XPORT_OK)
+			snprintf(why, whylen, "cannot reach %s: %s", c->endpoint,
+				 r.xport_msg[0] ? r.xport_msg : strerror(-rc));
+		else if (r.status == 404)
+			snprintf(why, whylen, "bucket '%s' does not exist (HTTP 404 from %s)",
+				 c->bucket, c->endpoint);
+		else if (r.status == 401 || r.status == 403)
+			snprintf(why, whylen,
+				 "access to bucket '%s' denied for %s (HTTP %ld%s%s%s%s)",
+				 c->bucket, auth_identity(c->o.auth), r.status,
+				 r.err.reason[0] ? " " : "", r.err.reason,
+				 r.err.message[0] ? ": " : "", r.err.message);
+		else
+			snprintf(why, whylen, "checking bucket '%s' at %s failed: HTTP %ld%s%s%s%s",
+				 c->bucket, c->endpoint, r.status, r.err.reason[0] ? " " : "",
+				 r.err.reason, r.err.message[0] ? ": " : "", r.err.message);
+	}
+	req_free(&r);
+	return rc;
+}
+
+/* The attributes gcsmount reads; keeping the field list short keeps listings small. */
+#define OBJECT_FIELDS "name,size,generation,metageneration,updated,metadata"
+
+int gcs_stat(struct gcs_client *c, const char *name, struct gcs_object *out)
+{
+	struct gcs_req r;
+	int rc;
+
+	req_init(&r, "objects.get", "GET", name);
+	r.quiet[0] = 404;
+	rc = buf_printf(&r.url, "%s/o/", c->json_base);
+	if (!rc)
+		rc = gcs_url_encode(&r.url, name, GCS_ENC_SEGMENT);
+	if (!rc)
+		rc = gcs_url_add_query(&r.url, "fields", OBJECT_FIELDS);
+	if (!rc)
+		rc = gcs_perform(c, &r);
+	if (!rc) {
+		rc = gcs_object_parse(r.body.data, r.body.len, out);
+		if (rc)
+			log_error("objects.get %s: unreadable response from %s", name, c->endpoint);
+	}
+	req_free(&r);
+	return rc;
+}
+
+int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_list_page *out)
+{
+	struct gcs_req r;
+	char maxr[24];
+	int rc;
+
+	req_init(&r, "objects.list", "GET", q->prefix);
+	snprintf(maxr, sizeof(maxr), "%d", q->max_results > 0 ? q->max_results : 1000);
+	rc = buf_printf(&r.url, "%s/o", c->json_base);
+	if (!rc)
+		rc = gcs_url_add_query(&r.url, "prefix", q->prefix ? q->prefix : "");
+	if (!rc && q->delimiter) {
+		rc = gcs_url_add_query(&r.url, "delimiter", q->delimiter);
+		/* Placeholder objects ("dir/") then come back as items too, with their metadata. */
+		if (!rc)
+			rc = gcs_url_add_query(&r.url, "includeTrailingDelimiter", "true");
+	}
+	if (!rc)
+		rc = gcs_url_add_query(&r.url, "maxResults", maxr);
+	if (!rc && q->page_token)
+		rc = gcs_url_add_query(&r.url, "pageToken", q->page_token);
+	if (!rc)
+		rc = gcs_url_add_query(&r.url, "fields",
+				       "nextPageToken,prefixes,items(" OBJECT_FIELDS ")");
+	if (!rc)
+		rc = gcs_perform(c, &r);
+	if (!rc) {
+		rc = gcs_list_page_parse(r.body.data, r.body.len, out);
+		if (rc)
+			log_error("objects.list %s: unreadable response from %s", q->prefix,
+				  c->endpoint);
+	}
+	req_free(&r);
+	return rc;
+}
+
+ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
+		 size_t len, void *buf)
+{
+	struct gcs_req r;
+	char range[80], gen[24];
+	int rc;
+
+	if (len == 0)
+		return 0;
+	req_init(&r, "xml.get", "GET", name);
+	r.sink = buf;
+	r.sink_cap = len;
+	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	snprintf(gen, sizeof(gen), "%llu", (unsigned long long)generation);
+	rc = buf_printf(&r.url, "%s/", c->xml_base);
+	if (!rc)
+		rc = gcs_url_encode(&r.url, name, GCS_ENC_PATH);
+	if (!rc && generation)
+		rc = gcs_url_add_query(&r.url, "generation", gen);
+	if (!rc) {
+		/* Stored bytes, never transcoded: sizes and ranges must mean what they say. */
+		struct curl_slist *h = curl_slist_append(NULL, range);
+		struct curl_slist *h2 = h ? curl_slist_append(h, "Accept-Encoding: gzip") : NULL;
+
+		if (!h2) {
+			curl_slist_free_all(h);
+			rc = -ENOMEM;
+		}
+		r.headers = h2;
+	}
+	if (!rc) {
+		/* 416 is the end of the object; 404 a replaced generation, which the caller
+		 * reports in its own words. */
+		r.quiet[0] = 416;
+		r.quiet[1] = 404;
+		rc = gcs_perform(c, &r);
+	}
+	ssize_t n = rc;
+	if (rc == 0) {
+		if (r.status == 200 && off != 0) {
+			log_error("xml.get %s: the server ignored the Range header", name);
+			n = -EIO;
+		} else {
+			n = (ssize_t)r.sink_len;
+		}
+	} else if (rc == -ERANGE) {
+		n = 0; /* 416: at or past the end */
+	}
+	req_free(&r);
+	return n;
+}

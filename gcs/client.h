@@ -1,0 +1,71 @@
+/* The storage client: every request gcsmount sends to GCS goes through here.
+ *
+ * struct gcs_client is opaque and thread-safe: any number of threads may call the
+ * operations at once (each request borrows a pooled curl handle). The client borrows the
+ * struct auth it is given, which must outlive it. Operations return 0 (or a byte count) on
+ * success and a negative errno on failure; the HTTP status, GCS reason and request id of a
+ * failure are logged here, once. Transient failures (408, 429, 5xx, resets, stalls) are
+ * retried with capped exponential backoff before an error is returned. */
+#ifndef GCSMOUNT_GCS_CLIENT_H
+#define GCSMOUNT_GCS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gcs/object.h"
+
+struct auth;
+struct gcs_client;
+
+struct gcs_client_opts {
+	const char *endpoint; /* "scheme://host[:port]", see gcs_endpoint_normalize() */
+	const char *bucket;   /* must satisfy gcs_bucket_name_valid() */
+	struct auth *auth;
+	const char *ca_file; /* NULL: the system's CA store */
+	int max_attempts;    /* tries per request, >= 1 */
+	long retry_base_ms;  /* first backoff; doubles per retry */
+	long retry_max_ms;   /* backoff ceiling */
+	long connect_timeout_s;
+	long io_timeout_s; /* a transfer that moves no byte for this long is abandoned */
+};
+
+struct gcs_stats {
+	uint64_t requests, retries, failures, bytes_in;
+};
+
+/* Process-wide set-up of the HTTP library: once in main, before any thread starts. */
+int gcs_global_init(void);
+void gcs_global_cleanup(void);
+
+void gcs_client_opts_default(struct gcs_client_opts *o);
+/* Returns NULL on allocation failure or invalid options. */
+struct gcs_client *gcs_client_new(const struct gcs_client_opts *o);
+void gcs_client_free(struct gcs_client *c);
+
+/* buckets.get. On failure, writes a sentence for a person into why (which may be NULL),
+ * naming the bucket, the endpoint and what went wrong. attempts bounds the retries so that a
+ * mount against an unreachable endpoint fails promptly. */
+int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whylen);
+
+/* objects.get (metadata only). -ENOENT when there is no such object. */
+int gcs_stat(struct gcs_client *c, const char *name, struct gcs_object *out);
+
+struct gcs_list_query {
+	const char *prefix;	/* "" for the whole bucket */
+	const char *delimiter;	/* NULL for a flat listing */
+	const char *page_token; /* NULL for the first page */
+	int max_results;	/* 0: the server's maximum (1000) */
+};
+/* One page of objects.list; the caller loops on out->next_page_token. */
+int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_list_page *out);
+
+/* Reads up to len bytes at off of the given generation through the XML API. Returns the
+ * byte count (short only at the end of the object; 0 at or past it) or a negative errno:
+ * -ENOENT when that generation no longer exists. */
+ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
+		 size_t len, void *buf);
+
+void gcs_get_stats(struct gcs_client *c, struct gcs_stats *out);
+
+#endif

@@ -1,0 +1,285 @@
+/* Parsing JSON API object resources and list pages into gcs_object values.
+ *
+ * POSIX attributes come from custom metadata under the keys Google's own tools use, so that
+ * gsutil, gcloud, Storage Transfer Service, gcsfuse and rclone agree with us:
+ *   mtime: goog-reserved-file-mtime (integer seconds), then gcsfuse_mtime (RFC 3339),
+ *          then rclone's mtime (RFC 3339), else the object's `updated` time;
+ *   mode/uid/gid: goog-reserved-posix-* (mode is three octal digits);
+ *   symlinks: goog-reserved-file-is-symlink=true (target is the content) or the legacy
+ *          gcsfuse_symlink_target key (target in the value).
+ * Values that do not parse are ignored rather than trusted. */
+#include "gcs/object.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void gcs_object_clear(struct gcs_object *o)
+{
+	if (!o)
+		return;
+	free(o->name);
+	free(o->symlink_target);
+	memset(o, 0, sizeof(*o));
+}
+
+void gcs_list_page_clear(struct gcs_list_page *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_items; i++)
+		gcs_object_clear(&p->items[i]);
+	free(p->items);
+	for (size_t i = 0; i < p->n_prefixes; i++)
+		free(p->prefixes[i]);
+	free(p->prefixes);
+	free(p->next_page_token);
+	memset(p, 0, sizeof(*p));
+}
+
+int gcs_parse_rfc3339(const char *s, struct timespec *out)
+{
+	struct tm tm = {0};
+	long nsec = 0;
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	if (!p)
+		return -EINVAL;
+	if (*p == '.') {
+		long scale = 100000000;
+
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			nsec += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	time_t t = timegm(&tm);
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int hh, mm;
+
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+			return -EINVAL;
+		long off = hh * 3600L + mm * 60L;
+		t += *p == '+' ? -off : off;
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p != '\0')
+		return -EINVAL;
+	out->tv_sec = t;
+	out->tv_nsec = nsec;
+	return 0;
+}
+
+static const char *jstr(struct json_object *j, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* int64/uint64 fields arrive as decimal strings; accept plain numbers too. */
+static int juint(struct json_object *j, const char *key, uint64_t *out)
+{
+	struct json_object *v;
+	char *end;
+
+	if (!json_object_object_get_ex(j, key, &v))
+		return -ENOENT;
+	if (json_object_is_type(v, json_type_int)) {
+		int64_t n = json_object_get_int64(v);
+		if (n < 0)
+			return -EPROTO;
+		*out = (uint64_t)n;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return -EPROTO;
+	const char *s = json_object_get_string(v);
+	if (*s < '0' || *s > '9')
+		return -EPROTO;
+	errno = 0;
+	unsigned long long n = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EPROTO;
+	*out = n;
+	return 0;
+}
+
+static int parse_decimal(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void apply_metadata(struct json_object *md, struct gcs_object *o)
+{
+	const char *s;
+	long long v;
+	struct timespec ts;
+
+	if ((s = jstr(md, "goog-reserved-file-mtime")) && parse_decimal(s, 0, INT64_MAX, &v) == 0) {
+		o->mtime.tv_sec = (time_t)v;
+		o->mtime.tv_nsec = 0;
+	} else if ((s = jstr(md, "gcsfuse_mtime")) && gcs_parse_rfc3339(s, &ts) == 0) {
+		o->mtime = ts;
+	} else if ((s = jstr(md, "mtime")) && gcs_parse_rfc3339(s, &ts) == 0) {
+		o->mtime = ts;
+	}
+
+	s = jstr(md, "goog-reserved-posix-mode");
+	if (s && strlen(s) == 3 && strspn(s, "01234567") == 3) {
+		o->mode = (mode_t)strtol(s, NULL, 8);
+		o->has_mode = 1;
+	}
+	if (parse_decimal(jstr(md, "goog-reserved-posix-uid"), 0, UINT32_MAX - 1, &v) == 0) {
+		o->uid = (uid_t)v;
+		o->has_uid = 1;
+	}
+	if (parse_decimal(jstr(md, "goog-reserved-posix-gid"), 0, UINT32_MAX - 1, &v) == 0) {
+		o->gid = (gid_t)v;
+		o->has_gid = 1;
+	}
+
+	if ((s = jstr(md, "goog-reserved-file-is-symlink")) && strcasecmp(s, "true") == 0)
+		o->is_symlink = 1;
+	if ((s = jstr(md, "gcsfuse_symlink_target"))) {
+		o->is_symlink = 1;
+		o->symlink_target = strdup(s);
+	}
+}
+
+int gcs_object_from_json(struct json_object *j, struct gcs_object *o)
+{
+	const char *s;
+	struct json_object *md;
+
+	memset(o, 0, sizeof(*o));
+	if (!json_object_is_type(j, json_type_object) || !(s = jstr(j, "name")))
+		return -EPROTO;
+	o->name = strdup(s);
+	if (!o->name)
+		return -ENOMEM;
+	if (juint(j, "size", &o->size) || juint(j, "generation", &o->generation))
+		goto bad;
+	if (juint(j, "metageneration", &o->metageneration) == -EPROTO)
+		goto bad;
+	if ((s = jstr(j, "updated")) && gcs_parse_rfc3339(s, &o->updated))
+		goto bad;
+	o->mtime = o->updated;
+	if (json_object_object_get_ex(j, "metadata", &md) &&
+	    json_object_is_type(md, json_type_object))
+		apply_metadata(md, o);
+	return 0;
+bad:
+	gcs_object_clear(o);
+	return -EPROTO;
+}
+
+static struct json_object *parse_body(const char *body, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *j;
+
+	if (!tok)
+		return NULL;
+	j = json_tokener_parse_ex(tok, body, (int)len);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(j);
+		j = NULL;
+	}
+	json_tokener_free(tok);
+	return j;
+}
+
+int gcs_object_parse(const char *body, size_t len, struct gcs_object *o)
+{
+	struct json_object *j = parse_body(body, len);
+	int rc;
+
+	if (!j)
+		return -EPROTO;
+	rc = gcs_object_from_json(j, o);
+	json_object_put(j);
+	return rc;
+}
+
+int gcs_list_page_parse(const char *body, size_t len, struct gcs_list_page *p)
+{
+	struct json_object *j = parse_body(body, len);
+	struct json_object *arr;
+	const char *tok;
+	int rc = -EPROTO;
+
+	memset(p, 0, sizeof(*p));
+	if (!j || !json_object_is_type(j, json_type_object))
+		goto out;
+
+	if (json_object_object_get_ex(j, "items", &arr)) {
+		if (!json_object_is_type(arr, json_type_array))
+			goto out;
+		size_t n = json_object_array_length(arr);
+		p->items = calloc(n ? n : 1, sizeof(*p->items));
+		if (!p->items) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			rc = gcs_object_from_json(json_object_array_get_idx(arr, i), &p->items[i]);
+			if (rc)
+				goto out;
+			p->n_items++;
+		}
+	}
+	rc = -EPROTO;
+	if (json_object_object_get_ex(j, "prefixes", &arr)) {
+		if (!json_object_is_type(arr, json_type_array))
+			goto out;
+		size_t n = json_object_array_length(arr);
+		p->prefixes = calloc(n ? n : 1, sizeof(*p->prefixes));
+		if (!p->prefixes) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *v = json_object_array_get_idx(arr, i);
+			if (!json_object_is_type(v, json_type_string))
+				goto out;
+			p->prefixes[i] = strdup(json_object_get_string(v));
+			if (!p->prefixes[i]) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			p->n_prefixes++;
+		}
+	}
+	if ((tok = jstr(j, "nextPageToken")) && *tok) {
+		p->next_page_token = strdup(tok);
+		if (!p->next_page_token) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc)
+		gcs_list_page_clear(p);
+	json_object_put(j);
+	return rc;
+}

@@ -1,0 +1,53 @@
+/* Object metadata as the filesystem needs it, parsed from JSON API resources.
+ *
+ * struct gcs_object and struct gcs_list_page are caller-owned values: zero them (or call
+ * *_init), let the parse functions fill them, release with *_clear(). Pure: json-c only. */
+#ifndef GCSMOUNT_GCS_OBJECT_H
+#define GCSMOUNT_GCS_OBJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct json_object;
+
+struct gcs_object {
+	char *name;
+	uint64_t size;
+	uint64_t generation;
+	uint64_t metageneration;
+	struct timespec mtime;	 /* POSIX mtime from metadata, else `updated` */
+	struct timespec updated; /* when GCS last changed the object (used as ctime) */
+	/* POSIX attributes stored by gsutil/gcloud/STS, when present and valid. */
+	unsigned has_mode : 1, has_uid : 1, has_gid : 1, is_symlink : 1;
+	mode_t mode; /* permission bits only */
+	uid_t uid;
+	gid_t gid;
+	char *symlink_target; /* legacy gcsfuse form: target kept in metadata */
+};
+
+struct gcs_list_page {
+	struct gcs_object *items;
+	size_t n_items;
+	char **prefixes; /* full prefixes, each ending in the delimiter */
+	size_t n_prefixes;
+	char *next_page_token; /* NULL on the last page */
+};
+
+void gcs_object_clear(struct gcs_object *o);
+void gcs_list_page_clear(struct gcs_list_page *p);
+
+/* Fills o from an object resource. Returns 0 or -EPROTO when required fields are missing
+ * or malformed; o is left cleared on failure. */
+int gcs_object_from_json(struct json_object *j, struct gcs_object *o);
+/* Parses an objects.get response body. */
+int gcs_object_parse(const char *body, size_t len, struct gcs_object *o);
+/* Parses an objects.list response body. Items that fail to parse make the page fail. */
+int gcs_list_page_parse(const char *body, size_t len, struct gcs_list_page *p);
+
+/* RFC 3339 timestamp ("2024-06-04T10:00:00.123Z", offsets allowed) to timespec.
+ * Returns 0 or -EINVAL. */
+int gcs_parse_rfc3339(const char *s, struct timespec *out);
+
+#endif

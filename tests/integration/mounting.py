@@ -1,0 +1,129 @@
+"""Running the real gcsmount binary for integration tests.
+
+A Mount starts gcsmount against the test server, waits until the kernel shows the mount,
+and on stop unmounts it lazily and reaps the process, so that a failing test never leaves a
+mount behind. Each mount writes its own log file; check_log() fails the test when the
+daemon logged an error or warning the test did not declare as expected.
+"""
+import os
+import re
+import subprocess
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def gcsmount_binary():
+    path = os.environ.get("GCSMOUNT_BIN") or os.path.join(REPO, "build", "fs", "gcsmount")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"gcsmount binary not found at {path}; build first "
+                           "(meson setup build && ninja -C build) or set GCSMOUNT_BIN")
+    return path
+
+
+def is_mounted(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1] == path for line in f)
+
+
+def unmount(path):
+    for cmd in (["fusermount3", "-u", "-z", path], ["umount", "-l", path]):
+        if not is_mounted(path):
+            return
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class Mount:
+    def __init__(self, endpoint, bucket, mountpoint, log_path, args=(), env=None,
+                 foreground=True):
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.path = str(mountpoint)
+        self.log_path = str(log_path)
+        self.args = list(args)
+        self.env = env
+        self.foreground = foreground
+        self.proc = None
+        self.expected_log = []  # regexes of log lines that may say error/warning
+
+    def command(self):
+        cmd = [gcsmount_binary()]
+        if self.foreground:
+            cmd.append("-f")
+        if self.endpoint:
+            cmd += ["--endpoint", self.endpoint]
+        cmd += ["--log-file", self.log_path] + self.args + [self.bucket, self.path]
+        return cmd
+
+    def start(self, timeout=15):
+        os.makedirs(self.path, exist_ok=True)
+        env = dict(os.environ)
+        env.pop("STORAGE_EMULATOR_HOST", None)
+        if self.env:
+            env.update(self.env)
+        if self.foreground:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=open(self.log_path + ".stderr", "wb"),
+                                         env=env)
+            deadline = time.monotonic() + timeout
+            while not is_mounted(self.path):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"gcsmount exited with {self.proc.returncode}: "
+                                       f"{self.stderr()}\n{self.log()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gcsmount did not mount within {timeout}s\n{self.log()}")
+                time.sleep(0.02)
+        else:
+            res = subprocess.run(self.command(), stdin=subprocess.DEVNULL,
+                                 capture_output=True, env=env, timeout=timeout)
+            if res.returncode != 0:
+                raise RuntimeError(f"gcsmount exited with {res.returncode}: "
+                                   f"{res.stderr.decode(errors='replace')}")
+        return self
+
+    def stop(self):
+        unmount(self.path)
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        else:
+            # A daemonized gcsmount exits on unmount; give it a moment to finish its log.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and "unmounting" not in self.log():
+                time.sleep(0.05)
+
+    def stderr(self):
+        try:
+            with open(self.log_path + ".stderr", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def expect_log(self, pattern):
+        """Declares that log lines matching pattern (errors or warnings) are expected."""
+        self.expected_log.append(re.compile(pattern))
+
+    def unexpected_log_lines(self):
+        bad = []
+        lines = [l for l in self.log().splitlines() if re.search(r" (error|warning): ", l)]
+        lines += [l for l in self.stderr().splitlines() if l.strip()]
+        for line in lines:
+            if any(p.search(line) for p in self.expected_log):
+                continue
+            bad.append(line)
+        return bad
+
+    def p(self, *parts):
+        return os.path.join(self.path, *parts)

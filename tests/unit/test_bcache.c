@@ -1,0 +1,748 @@
+/* Unit tests of the in-memory block cache (cache/blocks.c).
+ *
+ * Every test reads through a fake fetch function serving a deterministic byte pattern per
+ * (object, generation, offset), counting its calls and bytes and flagging any range the cache
+ * should never ask for. Tests that need two threads to meet inside a fetch use a gate: the fetch
+ * blocks until the test opens it, so overlap is certain instead of left to sleeps. */
+#include "cache/blocks.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static atomic_int failures;
+
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			atomic_fetch_add(&failures, 1);                                          \
+		}                                                                                \
+	} while (0)
+
+#define BS 64
+
+struct fake {
+	uint64_t size;	   /* the object's real size: fetches past it come back short */
+	uint64_t claimed;  /* the size readers give; a fetch past it is a cache bug */
+	size_t block_size; /* every fetch must start on a block boundary */
+	atomic_int calls;
+	atomic_ullong bytes;  /* bytes asked for */
+	atomic_int bad_range; /* fetches the cache should never have made */
+	atomic_int fail_next; /* this many next calls fail with fail_err */
+	int fail_err;
+	pthread_mutex_t lock;
+	pthread_cond_t open;
+	bool gated; /* fetches wait until the test opens the gate */
+};
+
+static void fake_init(struct fake *f, uint64_t size)
+{
+	memset(f, 0, sizeof(*f));
+	f->size = size;
+	f->claimed = size;
+	f->block_size = BS;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->open, NULL);
+}
+
+static void fake_destroy(struct fake *f)
+{
+	pthread_cond_destroy(&f->open);
+	pthread_mutex_destroy(&f->lock);
+}
+
+static void fake_set_gate(struct fake *f, bool gated)
+{
+	pthread_mutex_lock(&f->lock);
+	f->gated = gated;
+	pthread_cond_broadcast(&f->open);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static uint64_t name_seed(const char *object)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *object; object++)
+		h = (h ^ (unsigned char)*object) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Not periodic in any block size, and different per object and generation. */
+static unsigned char pattern(const char *object, uint64_t gen, uint64_t pos)
+{
+	uint64_t x = pos * 0x9e3779b97f4a7c15ULL ^ gen * 0xd1b54a32d192ed03ULL ^ name_seed(object);
+
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 32;
+	return (unsigned char)x;
+}
+
+static ssize_t fake_fetch(void *arg, const char *object, uint64_t gen, uint64_t offset, size_t len,
+			  void *buf)
+{
+	struct fake *f = arg;
+	unsigned char *p = buf;
+	size_t n;
+
+	atomic_fetch_add(&f->calls, 1);
+	atomic_fetch_add(&f->bytes, len);
+	if (len == 0 || offset % f->block_size || offset + len > f->claimed)
+		atomic_fetch_add(&f->bad_range, 1);
+
+	pthread_mutex_lock(&f->lock);
+	while (f->gated)
+		pthread_cond_wait(&f->open, &f->lock);
+	pthread_mutex_unlock(&f->lock);
+
+	int left = atomic_load(&f->fail_next);
+	while (left > 0) {
+		if (atomic_compare_exchange_weak(&f->fail_next, &left, left - 1))
+			return f->fail_err;
+	}
+
+	n = offset >= f->size ? 0 : f->size - offset < len ? f->size - offset : len;
+	for (size_t i = 0; i < n; i++)
+		p[i] = pattern(object, gen, offset + i);
+	/* Scribble past a short answer, as a real transport's buffer might hold anything. */
+	memset(p + n, 0xee, len - n);
+	return (ssize_t)n;
+}
+
+static struct bcache_stats stats(struct bcache *bc)
+{
+	struct bcache_stats st;
+
+	bcache_get_stats(bc, &st);
+	return st;
+}
+
+/* Reads through the cache and checks the count, every byte, and that nothing past the count
+ * was written. Returns true if all held. */
+static bool read_ok(struct bcache *bc, struct fake *f, const char *object, uint64_t gen,
+		    uint64_t off, size_t len)
+{
+	uint64_t size = f->claimed;
+	size_t want = off >= size ? 0 : size - off < len ? size - off : len;
+	unsigned char *out = malloc(len + 16);
+	bool ok = true;
+	ssize_t n;
+
+	memset(out, 0x5a, len + 16);
+	n = bcache_read(bc, object, gen, size, off, len, out, fake_fetch, f);
+	if (n != (ssize_t)want) {
+		fprintf(stderr, "read %s@%llu [%llu,+%zu): got %zd, want %zu\n", object,
+			(unsigned long long)gen, (unsigned long long)off, len, n, want);
+		ok = false;
+		goto out;
+	}
+	for (size_t i = 0; i < want; i++) {
+		if (out[i] != pattern(object, gen, off + i)) {
+			fprintf(stderr, "read %s@%llu [%llu,+%zu): wrong byte at %zu\n", object,
+				(unsigned long long)gen, (unsigned long long)off, len, i);
+			ok = false;
+			goto out;
+		}
+	}
+	for (size_t i = want; i < len + 16; i++) {
+		if (out[i] != 0x5a) {
+			fprintf(stderr, "read %s [%llu,+%zu): wrote past the count\n", object,
+				(unsigned long long)off, len);
+			ok = false;
+			goto out;
+		}
+	}
+out:
+	free(out);
+	return ok;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+/* Polls until the fake has seen `calls` fetches and the cache `hits` hits; false on timeout. */
+static bool wait_for(struct bcache *bc, struct fake *f, int calls, uint64_t hits)
+{
+	struct timespec pause = {0, 1000000};
+
+	for (int i = 0; i < 10000; i++) {
+		if (atomic_load(&f->calls) >= calls && stats(bc).hits >= hits)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	fprintf(stderr, "timed out: %d calls, %llu hits\n", atomic_load(&f->calls),
+		(unsigned long long)stats(bc).hits);
+	return false;
+}
+
+static void test_new_rejects_zero_block_size(void)
+{
+	errno = 0;
+	CHECK(bcache_new(0, 1024) == NULL);
+	CHECK(errno == EINVAL);
+	bcache_free(NULL);
+}
+
+static void check_alignments(size_t capacity)
+{
+	struct bcache *bc = bcache_new(BS, capacity);
+	struct fake f;
+	uint64_t seed = 0x1234567;
+	int bad = 0;
+
+	fake_init(&f, 40 * BS + 13);
+	for (uint64_t off = 0; off <= 2 * BS + 1; off++)
+		for (size_t len = 0; len <= 3 * BS + 1; len++)
+			bad += !read_ok(bc, &f, "obj", 1, off, len);
+	for (int i = 0; i < 20000; i++) {
+		uint64_t off = rng_next(&seed) % (f.size + 2 * BS);
+		size_t len = rng_next(&seed) % (12 * BS);
+
+		bad += !read_ok(bc, &f, "obj", 1, off, len);
+	}
+	CHECK(bad == 0);
+	CHECK(atomic_load(&f.bad_range) == 0);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_reads_return_right_bytes_at_every_alignment(void)
+{
+	check_alignments(1 << 20);
+	/* Smaller than many of the reads: evictions and uncached blocks on most of them. */
+	check_alignments(4 * BS + 7);
+}
+
+static void test_second_read_of_same_range_makes_no_fetch(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+
+	fake_init(&f, 100 * BS);
+	CHECK(read_ok(bc, &f, "obj", 1, 100, 300));
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(read_ok(bc, &f, "obj", 1, 100, 300));
+	CHECK(read_ok(bc, &f, "obj", 1, 130, 20));
+	CHECK(read_ok(bc, &f, "obj", 1, BS, 5 * BS));
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(stats(bc).hits == 6 + 1 + 5);
+	CHECK(stats(bc).misses == 6);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_spanning_read_of_missing_blocks_makes_one_fetch(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+
+	fake_init(&f, 100 * BS);
+	/* [10, 330) touches blocks 0..5. */
+	CHECK(read_ok(bc, &f, "obj", 1, 10, 5 * BS));
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(atomic_load(&f.bytes) == 6 * BS);
+	CHECK(stats(bc).fetches == 1);
+	CHECK(stats(bc).misses == 6);
+	CHECK(stats(bc).bytes_cached == 6 * BS);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_cached_block_splits_missing_ones_into_two_fetches(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+
+	fake_init(&f, 100 * BS);
+	CHECK(read_ok(bc, &f, "obj", 1, 3 * BS, BS));
+	CHECK(read_ok(bc, &f, "obj", 1, 0, 7 * BS));
+	/* Blocks 0..2 and 4..6; block 3 is not fetched again. */
+	CHECK(atomic_load(&f.calls) == 3);
+	CHECK(atomic_load(&f.bytes) == 7 * BS);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_new_generation_misses_and_returns_new_bytes(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+	unsigned char a[BS], b[BS];
+
+	fake_init(&f, 10 * BS);
+	CHECK(bcache_read(bc, "obj", 1, f.size, 0, BS, a, fake_fetch, &f) == BS);
+	CHECK(bcache_read(bc, "obj", 2, f.size, 0, BS, b, fake_fetch, &f) == BS);
+	CHECK(atomic_load(&f.calls) == 2);
+	CHECK(memcmp(a, b, BS) != 0);
+	CHECK(read_ok(bc, &f, "obj", 2, 0, BS));
+	/* The old generation's block is still there and still its own. */
+	CHECK(read_ok(bc, &f, "obj", 1, 0, BS));
+	CHECK(atomic_load(&f.calls) == 2);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_short_final_block_and_reads_past_eof(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+	unsigned char buf[16];
+
+	fake_init(&f, 3 * BS + 10);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, 1000));
+	/* Not one byte past the end was asked for. */
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(atomic_load(&f.bytes) == 3 * BS + 10);
+	CHECK(stats(bc).bytes_cached == 3 * BS + 10);
+	CHECK(read_ok(bc, &f, "obj", 1, 3 * BS - 2, 100));
+	CHECK(bcache_read(bc, "obj", 1, f.size, f.size, 16, buf, fake_fetch, &f) == 0);
+	CHECK(bcache_read(bc, "obj", 1, f.size, f.size + 1000, 16, buf, fake_fetch, &f) == 0);
+	CHECK(bcache_read(bc, "obj", 1, f.size, UINT64_MAX, 16, buf, fake_fetch, &f) == 0);
+	CHECK(atomic_load(&f.calls) == 1);
+
+	/* A read of the last block alone fetches only its 10 bytes. */
+	CHECK(read_ok(bc, &f, "obj", 2, 3 * BS + 3, 50));
+	CHECK(atomic_load(&f.calls) == 2);
+	CHECK(atomic_load(&f.bytes) == 3 * BS + 10 + 10);
+	CHECK(atomic_load(&f.bad_range) == 0);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_zero_size_object_makes_no_fetch(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+	unsigned char buf[16];
+
+	fake_init(&f, 0);
+	CHECK(bcache_read(bc, "empty", 1, 0, 0, sizeof(buf), buf, fake_fetch, &f) == 0);
+	CHECK(bcache_read(bc, "empty", 1, 0, 5, sizeof(buf), buf, fake_fetch, &f) == 0);
+	CHECK(atomic_load(&f.calls) == 0);
+	CHECK(stats(bc).bytes_cached == 0);
+	CHECK(stats(bc).misses == 0);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_capacity_bound_holds_under_many_reads(void)
+{
+	const size_t cap = 8 * BS + 30;
+	struct bcache *bc = bcache_new(BS, cap);
+	static const char *names[] = {"a", "b", "c"};
+	struct fake f;
+	uint64_t seed = 42;
+	int bad = 0, over = 0;
+
+	fake_init(&f, 300 * BS + 5);
+	for (int i = 0; i < 5000; i++) {
+		const char *name = names[rng_next(&seed) % 3];
+		uint64_t gen = 1 + rng_next(&seed) % 2;
+		uint64_t off = rng_next(&seed) % f.size;
+		size_t len = rng_next(&seed) % (4 * BS);
+
+		bad += !read_ok(bc, &f, name, gen, off, len);
+		over += stats(bc).bytes_cached > cap;
+	}
+	CHECK(bad == 0);
+	CHECK(over == 0);
+	CHECK(stats(bc).evictions > 0);
+	CHECK(stats(bc).bytes_cached > 0);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_eviction_drops_least_recently_used_block(void)
+{
+	struct bcache *bc = bcache_new(BS, 3 * BS);
+	struct fake f;
+
+	fake_init(&f, 10 * BS);
+	for (uint64_t i = 0; i < 3; i++)
+		CHECK(read_ok(bc, &f, "obj", 1, i * BS, BS));
+	/* Block 0 is used again, so block 1 is now the least recently used. */
+	CHECK(read_ok(bc, &f, "obj", 1, 0, BS));
+	CHECK(read_ok(bc, &f, "obj", 1, 3 * BS, BS));
+	CHECK(atomic_load(&f.calls) == 4);
+	CHECK(stats(bc).evictions == 1);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, BS));
+	CHECK(read_ok(bc, &f, "obj", 1, 2 * BS, BS));
+	CHECK(read_ok(bc, &f, "obj", 1, 3 * BS, BS));
+	CHECK(atomic_load(&f.calls) == 4);
+	CHECK(read_ok(bc, &f, "obj", 1, BS, BS));
+	CHECK(atomic_load(&f.calls) == 5);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_read_larger_than_capacity_is_served_and_keeps_what_fits(void)
+{
+	struct bcache *bc = bcache_new(BS, 4 * BS);
+	struct fake f;
+
+	fake_init(&f, 100 * BS);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, 20 * BS));
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(stats(bc).bytes_cached == 4 * BS);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, BS));
+	CHECK(atomic_load(&f.calls) == 1);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_zero_capacity_caches_nothing_but_serves_reads(void)
+{
+	struct bcache *bc = bcache_new(BS, 0);
+	struct fake f;
+
+	fake_init(&f, 10 * BS);
+	CHECK(read_ok(bc, &f, "obj", 1, 5, 3 * BS));
+	CHECK(read_ok(bc, &f, "obj", 1, 5, 3 * BS));
+	CHECK(atomic_load(&f.calls) == 2);
+	CHECK(stats(bc).bytes_cached == 0);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_hash_table_grows_and_finds_every_block(void)
+{
+	struct bcache *bc = bcache_new(16, 1 << 20);
+	struct fake f;
+	int bad = 0;
+
+	fake_init(&f, 5000 * 16);
+	f.block_size = 16;
+	for (uint64_t i = 0; i < 5000; i++)
+		bad += !read_ok(bc, &f, i % 2 ? "odd" : "even", 1, i * 16, 16);
+	CHECK(atomic_load(&f.calls) == 5000);
+	for (uint64_t i = 0; i < 5000; i++)
+		bad += !read_ok(bc, &f, i % 2 ? "odd" : "even", 1, i * 16, 16);
+	CHECK(atomic_load(&f.calls) == 5000);
+	CHECK(bad == 0);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_fetch_error_propagates_and_is_not_cached(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+	unsigned char buf[3 * BS];
+
+	fake_init(&f, 10 * BS);
+	f.fail_err = -ETIMEDOUT;
+	atomic_store(&f.fail_next, 1);
+	CHECK(bcache_read(bc, "obj", 1, f.size, 0, sizeof(buf), buf, fake_fetch, &f) == -ETIMEDOUT);
+	CHECK(stats(bc).bytes_cached == 0);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, sizeof(buf)));
+	CHECK(atomic_load(&f.calls) == 2);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, sizeof(buf)));
+	CHECK(atomic_load(&f.calls) == 2);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_short_fetch_is_eio_and_caches_nothing(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+	unsigned char buf[4 * BS];
+
+	/* The reader believes in 4 blocks; the object holds 2 and a bit. */
+	fake_init(&f, 2 * BS + 5);
+	f.claimed = 4 * BS;
+	CHECK(bcache_read(bc, "obj", 1, 4 * BS, 0, sizeof(buf), buf, fake_fetch, &f) == -EIO);
+	CHECK(bcache_read(bc, "obj", 1, 4 * BS, 3 * BS, BS, buf, fake_fetch, &f) == -EIO);
+	CHECK(stats(bc).bytes_cached == 0);
+	/* With the true size, nothing of the garbage comes back. */
+	f.claimed = f.size;
+	CHECK(read_ok(bc, &f, "obj", 1, 0, sizeof(buf)));
+	CHECK(atomic_load(&f.calls) == 3);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+struct reader {
+	pthread_t thread;
+	struct bcache *bc;
+	struct fake *f;
+	const char *object;
+	uint64_t off;
+	size_t len;
+	ssize_t rc;
+	bool ok;
+};
+
+static void *reader_main(void *p)
+{
+	struct reader *r = p;
+
+	r->ok = read_ok(r->bc, r->f, r->object, 1, r->off, r->len);
+	return NULL;
+}
+
+static void *raw_reader_main(void *p)
+{
+	struct reader *r = p;
+	unsigned char *buf = malloc(r->len);
+
+	r->rc = bcache_read(r->bc, r->object, 1, r->f->claimed, r->off, r->len, buf, fake_fetch,
+			    r->f);
+	free(buf);
+	return NULL;
+}
+
+#define NREADERS 8
+
+static void test_concurrent_readers_of_same_block_fetch_once(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct reader r[NREADERS];
+	struct fake f;
+
+	fake_init(&f, 10 * BS);
+	fake_set_gate(&f, true);
+	for (int i = 0; i < NREADERS; i++) {
+		r[i] = (struct reader){.bc = bc, .f = &f, .object = "obj", .off = 10, .len = BS};
+		pthread_create(&r[i].thread, NULL, reader_main, &r[i]);
+	}
+	/* One reader is inside the fetch of blocks 0-1; each other one holds both blocks. */
+	CHECK(wait_for(bc, &f, 1, 2 * (NREADERS - 1)));
+	CHECK(atomic_load(&f.calls) == 1);
+	fake_set_gate(&f, false);
+	for (int i = 0; i < NREADERS; i++) {
+		pthread_join(r[i].thread, NULL);
+		CHECK(r[i].ok);
+	}
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(stats(bc).misses == 2);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_concurrent_waiters_get_the_fetch_error(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct reader r[NREADERS];
+	struct fake f;
+
+	fake_init(&f, 10 * BS);
+	f.fail_err = -ECONNRESET;
+	atomic_store(&f.fail_next, 1);
+	fake_set_gate(&f, true);
+	for (int i = 0; i < NREADERS; i++) {
+		r[i] = (struct reader){.bc = bc, .f = &f, .object = "obj", .off = 0, .len = BS};
+		pthread_create(&r[i].thread, NULL, raw_reader_main, &r[i]);
+	}
+	CHECK(wait_for(bc, &f, 1, NREADERS - 1));
+	fake_set_gate(&f, false);
+	for (int i = 0; i < NREADERS; i++) {
+		pthread_join(r[i].thread, NULL);
+		CHECK(r[i].rc == -ECONNRESET);
+	}
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(stats(bc).bytes_cached == 0);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, BS));
+	CHECK(atomic_load(&f.calls) == 2);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_invalidate_drops_blocks(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+
+	fake_init(&f, 10 * BS);
+	CHECK(read_ok(bc, &f, "a", 1, 0, 2 * BS));
+	CHECK(read_ok(bc, &f, "a", 2, 0, 2 * BS));
+	CHECK(read_ok(bc, &f, "b", 1, 0, 3 * BS));
+	CHECK(read_ok(bc, &f, "ab", 1, 0, BS));
+	CHECK(stats(bc).bytes_cached == 8 * BS);
+	bcache_invalidate(bc, "a");
+	CHECK(stats(bc).bytes_cached == 4 * BS);
+	bcache_invalidate(bc, "none");
+	CHECK(stats(bc).bytes_cached == 4 * BS);
+	CHECK(atomic_load(&f.calls) == 4);
+	CHECK(read_ok(bc, &f, "b", 1, 0, 3 * BS));
+	CHECK(read_ok(bc, &f, "ab", 1, 0, BS));
+	CHECK(atomic_load(&f.calls) == 4);
+	CHECK(read_ok(bc, &f, "a", 1, 0, 2 * BS));
+	CHECK(read_ok(bc, &f, "a", 2, 0, 2 * BS));
+	CHECK(atomic_load(&f.calls) == 6);
+	CHECK(stats(bc).evictions == 0);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_invalidate_during_fill_serves_the_reader_and_caches_nothing(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct reader r;
+	struct fake f;
+
+	fake_init(&f, 10 * BS);
+	fake_set_gate(&f, true);
+	r = (struct reader){.bc = bc, .f = &f, .object = "obj", .off = 0, .len = 2 * BS};
+	pthread_create(&r.thread, NULL, reader_main, &r);
+	CHECK(wait_for(bc, &f, 1, 0));
+	bcache_invalidate(bc, "obj");
+	CHECK(stats(bc).bytes_cached == 0);
+	fake_set_gate(&f, false);
+	pthread_join(r.thread, NULL);
+	CHECK(r.ok);
+	CHECK(stats(bc).bytes_cached == 0);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, 2 * BS));
+	CHECK(atomic_load(&f.calls) == 2);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+static void test_block_being_filled_survives_eviction_pressure(void)
+{
+	const size_t cap = 2 * BS;
+	struct bcache *bc = bcache_new(BS, cap);
+	struct reader r;
+	struct fake slow, fast;
+	int bad = 0;
+
+	fake_init(&slow, 10 * BS);
+	fake_init(&fast, 50 * BS);
+	fake_set_gate(&slow, true);
+	r = (struct reader){.bc = bc, .f = &slow, .object = "slow", .off = 0, .len = BS};
+	pthread_create(&r.thread, NULL, reader_main, &r);
+	CHECK(wait_for(bc, &slow, 1, 0));
+	for (uint64_t i = 0; i < 50; i++) {
+		bad += !read_ok(bc, &fast, "fast", 1, i * BS, 2 * BS);
+		CHECK(stats(bc).bytes_cached <= cap);
+	}
+	CHECK(bad == 0);
+	fake_set_gate(&slow, false);
+	pthread_join(r.thread, NULL);
+	CHECK(r.ok);
+	/* The slow block held its place through all of it. */
+	CHECK(read_ok(bc, &slow, "slow", 1, 0, BS));
+	CHECK(atomic_load(&slow.calls) == 1);
+	CHECK(stats(bc).evictions > 0);
+	bcache_free(bc);
+	fake_destroy(&slow);
+	fake_destroy(&fast);
+}
+
+struct stress {
+	pthread_t thread;
+	struct bcache *bc;
+	struct fake *f;
+	uint64_t seed;
+	bool invalidates;
+	int bad;
+};
+
+static void *stress_main(void *p)
+{
+	static const char *names[] = {"x", "y", "z"};
+	struct stress *s = p;
+
+	for (int i = 0; i < 3000; i++) {
+		const char *name = names[rng_next(&s->seed) % 3];
+		uint64_t gen = 1 + rng_next(&s->seed) % 2;
+		uint64_t off = rng_next(&s->seed) % (s->f->size + BS);
+		size_t len = rng_next(&s->seed) % (6 * BS);
+
+		s->bad += !read_ok(s->bc, s->f, name, gen, off, len);
+		if (s->invalidates && i % 50 == 0)
+			bcache_invalidate(s->bc, name);
+	}
+	return NULL;
+}
+
+static void test_concurrent_random_reads_return_right_bytes(void)
+{
+	const size_t cap = 16 * BS;
+	struct bcache *bc = bcache_new(BS, cap);
+	struct stress s[NREADERS];
+	struct fake f;
+
+	fake_init(&f, 40 * BS + 3);
+	for (int i = 0; i < NREADERS; i++) {
+		s[i] = (struct stress){
+			.bc = bc, .f = &f, .seed = 0x9e37 + i, .invalidates = i == 0};
+		pthread_create(&s[i].thread, NULL, stress_main, &s[i]);
+	}
+	for (int i = 0; i < NREADERS; i++) {
+		pthread_join(s[i].thread, NULL);
+		CHECK(s[i].bad == 0);
+	}
+	CHECK(stats(bc).bytes_cached <= cap);
+	CHECK(stats(bc).hits > 0);
+	CHECK(atomic_load(&f.bad_range) == 0);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
+#define TEST(fn)        \
+	{               \
+#fn, fn \
+	}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	TEST(test_new_rejects_zero_block_size),
+	TEST(test_reads_return_right_bytes_at_every_alignment),
+	TEST(test_second_read_of_same_range_makes_no_fetch),
+	TEST(test_spanning_read_of_missing_blocks_makes_one_fetch),
+	TEST(test_cached_block_splits_missing_ones_into_two_fetches),
+	TEST(test_new_generation_misses_and_returns_new_bytes),
+	TEST(test_short_final_block_and_reads_past_eof),
+	TEST(test_zero_size_object_makes_no_fetch),
+	TEST(test_capacity_bound_holds_under_many_reads),
+	TEST(test_eviction_drops_least_recently_used_block),
+	TEST(test_read_larger_than_capacity_is_served_and_keeps_what_fits),
+	TEST(test_zero_capacity_caches_nothing_but_serves_reads),
+	TEST(test_hash_table_grows_and_finds_every_block),
+	TEST(test_fetch_error_propagates_and_is_not_cached),
+	TEST(test_short_fetch_is_eio_and_caches_nothing),
+	TEST(test_concurrent_readers_of_same_block_fetch_once),
+	TEST(test_concurrent_waiters_get_the_fetch_error),
+	TEST(test_invalidate_drops_blocks),
+	TEST(test_invalidate_during_fill_serves_the_reader_and_caches_nothing),
+	TEST(test_block_being_filled_survives_eviction_pressure),
+	TEST(test_concurrent_random_reads_return_right_bytes),
+};
+
+int main(void)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		int before = atomic_load(&failures);
+
+		tests[i].fn();
+		if (atomic_load(&failures) != before) {
+			printf("FAIL %s\n", tests[i].name);
+			failed++;
+		} else {
+			printf("ok   %s\n", tests[i].name);
+		}
+		fflush(stdout);
+	}
+	printf("%d of %zu tests failed\n", failed, sizeof(tests) / sizeof(tests[0]));
+	return failed ? 1 : 0;
+}
