@@ -70,6 +70,20 @@ static struct dirlist_entry *add_entry(struct dirlist *l, const char *name, size
 	return e;
 }
 
+int dirlist_add(struct dirlist *l, const char *name, int is_dir, const struct iattr *attr)
+{
+	struct dirlist_entry *e = add_entry(l, name, strlen(name));
+
+	if (!e)
+		return -ENOMEM;
+	e->is_dir = is_dir;
+	e->attr = *attr;
+	e->attr.link_target = NULL;
+	if (attr->link_target && !(e->attr.link_target = strdup(attr->link_target)))
+		return -ENOMEM;
+	return 0;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct dirlist_entry *x = a, *y = b;
@@ -81,7 +95,7 @@ static int cmp_entry(const void *a, const void *b)
 
 /* Sorts, then merges duplicates: a directory named by both a prefix and a placeholder item
  * is one entry (keeping the placeholder's attributes), and a directory hides a file. */
-static void merge(struct dirlist *l)
+void dirlist_sort(struct dirlist *l)
 {
 	size_t out = 0;
 
@@ -92,7 +106,7 @@ static void merge(struct dirlist *l)
 		if (out > 0 && strcmp(l->ents[out - 1].name, e->name) == 0) {
 			struct dirlist_entry *kept = &l->ents[out - 1];
 
-			if (!e->is_dir)
+			if (!e->is_dir && kept->is_dir)
 				l->shadowed++;
 			else if (e->attr.generation && !kept->attr.generation) {
 				struct iattr tmp = kept->attr;
@@ -181,7 +195,7 @@ int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iatt
 		page.next_page_token = NULL;
 		gcs_list_page_clear(&page);
 	} while (token);
-	merge(out);
+	dirlist_sort(out);
 	rc = 0;
 out:
 	gcs_list_page_clear(&page);

@@ -34,6 +34,10 @@ int dir_name_showable(const char *name, size_t len);
 int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
 		  struct dirlist *out);
 void dirlist_clear(struct dirlist *l);
+/* Adds an entry (copying name and attr); call dirlist_sort() after the last one. */
+int dirlist_add(struct dirlist *l, const char *name, int is_dir, const struct iattr *attr);
+/* Sorts by name and merges duplicates as dirlist_fetch() does. */
+void dirlist_sort(struct dirlist *l);
 
 /* Joins a directory path and a name into a newly allocated object path. */
 char *dir_join(const char *dirpath, const char *name);

@@ -13,11 +13,18 @@
 
 struct gcs_client;
 struct bcache;
+struct ftable;
+struct stage;
 
 struct gmfs {
 	struct gcs_client *gcs;
 	struct itable *inodes;
 	struct bcache *blocks; /* NULL: every read goes to the server */
+	struct ftable *files;  /* open files and their staged data */
+	struct stage *stage;
+	int read_only;
+	size_t chunk_size;	 /* resumable upload chunk, a multiple of 256 KiB */
+	size_t rename_dir_limit; /* most objects one directory rename moves */
 	const char *bucket;
 	struct iattr_defaults defaults;
 	double stat_ttl;     /* how long attributes and entries are trusted */

@@ -23,6 +23,7 @@ struct inode {
 	struct iattr attr;
 	struct timespec valid_until; /* CLOCK_MONOTONIC */
 	uint64_t kernel_generation;  /* generation whose pages the kernel may cache */
+	int detached;		     /* not in by_path: its name was removed or replaced */
 	struct inode *next_ino, *next_path;
 };
 
@@ -131,14 +132,16 @@ static struct inode *find_path(const struct itable *t, const char *path, int is_
 	return NULL;
 }
 
+static void link_path(struct itable *t, struct inode *n);
+
 static void link_node(struct itable *t, struct inode *n)
 {
-	size_t i = ino_slot(t, n->ino), p = path_slot(t, n->path, n->is_dir);
+	size_t i = ino_slot(t, n->ino);
 
 	n->next_ino = t->by_ino[i];
 	t->by_ino[i] = n;
-	n->next_path = t->by_path[p];
-	t->by_path[p] = n;
+	if (!n->detached)
+		link_path(t, n);
 }
 
 static void grow(struct itable *t)
@@ -279,6 +282,28 @@ out:
 	return ino;
 }
 
+static void unlink_path(struct itable *t, struct inode *n)
+{
+	struct inode **pp;
+
+	if (n->detached)
+		return;
+	for (pp = &t->by_path[path_slot(t, n->path, n->is_dir)]; *pp != n; pp = &(*pp)->next_path)
+		;
+	*pp = n->next_path;
+	n->next_path = NULL;
+	n->detached = 1;
+}
+
+static void link_path(struct itable *t, struct inode *n)
+{
+	size_t p = path_slot(t, n->path, n->is_dir);
+
+	n->next_path = t->by_path[p];
+	t->by_path[p] = n;
+	n->detached = 0;
+}
+
 static void unlink_node(struct itable *t, struct inode *n)
 {
 	struct inode **pp;
@@ -286,9 +311,7 @@ static void unlink_node(struct itable *t, struct inode *n)
 	for (pp = &t->by_ino[ino_slot(t, n->ino)]; *pp != n; pp = &(*pp)->next_ino)
 		;
 	*pp = n->next_ino;
-	for (pp = &t->by_path[path_slot(t, n->path, n->is_dir)]; *pp != n; pp = &(*pp)->next_path)
-		;
-	*pp = n->next_path;
+	unlink_path(t, n);
 	t->count--;
 }
 
@@ -384,6 +407,95 @@ int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, do
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+int itable_lookup_path(struct itable *t, const char *path, int is_dir, uint64_t *ino,
+		       struct iattr *attr)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = find_path(t, path, is_dir);
+	if (n) {
+		rc = attr ? iattr_copy(attr, &n->attr) : 0;
+		if (!rc && ino)
+			*ino = n->ino;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void itable_detach(struct itable *t, const char *path, int is_dir)
+{
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = *path ? find_path(t, path, is_dir) : NULL;
+	if (n)
+		unlink_path(t, n);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Gives n the path prefix + (n->path + skip); on allocation failure the inode is detached
+ * instead, which only costs a fresh lookup later. */
+static void repath(struct itable *t, struct inode *n, const char *prefix, size_t skip)
+{
+	size_t plen = strlen(prefix), rest = strlen(n->path + skip);
+	char *p = malloc(plen + rest + 1);
+
+	unlink_path(t, n);
+	if (!p)
+		return;
+	memcpy(p, prefix, plen);
+	memcpy(p + plen, n->path + skip, rest + 1);
+	free(n->path);
+	n->path = p;
+	link_path(t, n);
+}
+
+void itable_rename(struct itable *t, const char *old, int is_dir, const char *new)
+{
+	size_t olen = strlen(old);
+
+	pthread_mutex_lock(&t->lock);
+	struct inode *victim = find_path(t, new, is_dir);
+	if (victim)
+		unlink_path(t, victim);
+	struct inode *n = find_path(t, old, is_dir);
+	if (n)
+		repath(t, n, new, olen);
+	if (is_dir) {
+		/* Everything under old/ moves to new/. Collect first: repath relinks nodes
+		 * into the same table being walked. */
+		struct inode **moved = NULL;
+		size_t nmoved = 0, cap = 0, nlen = strlen(new);
+
+		/* Names under new/ that existed before are gone now. */
+		for (size_t i = 0; i < t->nbuckets; i++)
+			for (struct inode *m = t->by_ino[i]; m; m = m->next_ino)
+				if (!m->detached && strncmp(m->path, new, nlen) == 0 &&
+				    m->path[nlen] == '/')
+					unlink_path(t, m);
+		for (size_t i = 0; i < t->nbuckets; i++)
+			for (struct inode *m = t->by_ino[i]; m; m = m->next_ino) {
+				if (m->detached || strncmp(m->path, old, olen) != 0 ||
+				    m->path[olen] != '/')
+					continue;
+				if (nmoved == cap) {
+					size_t nc = cap ? cap * 2 : 64;
+					struct inode **p = realloc(moved, nc * sizeof(*p));
+					if (!p) {
+						unlink_path(t, m);
+						continue;
+					}
+					moved = p;
+					cap = nc;
+				}
+				moved[nmoved++] = m;
+			}
+		for (size_t i = 0; i < nmoved; i++)
+			repath(t, moved[i], new, olen);
+		free(moved);
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 int itable_note_open_generation(struct itable *t, uint64_t ino, uint64_t generation)

@@ -73,6 +73,17 @@ uint64_t itable_ino_of(struct itable *t, const char *path, int is_dir);
 /* Replaces the attributes of a known inode. Returns 0 or -ENOENT, -ENOMEM. */
 int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, double ttl);
 
+/* The number and attributes (fresh or not) of the inode known for (path, is_dir).
+ * Returns 0 or -ENOENT, -ENOMEM. */
+int itable_lookup_path(struct itable *t, const char *path, int is_dir, uint64_t *ino,
+		       struct iattr *attr);
+/* The name (path, is_dir) no longer exists: later lookups of it will not find this inode,
+ * which stays valid under its number until the kernel forgets it. */
+void itable_detach(struct itable *t, const char *path, int is_dir);
+/* (old, is_dir) is now called new; for a directory, everything below it moves too. An inode
+ * that had the name new before is detached. */
+void itable_rename(struct itable *t, const char *old, int is_dir, const char *new);
+
 /* Records that the kernel now caches data of the given generation for this inode, and
  * returns whether it already did (so an open may keep the kernel's page cache). */
 int itable_note_open_generation(struct itable *t, uint64_t ino, uint64_t generation);

@@ -14,7 +14,9 @@
 
 #include "auth/auth.h"
 #include "cache/blocks.h"
+#include "fs/files.h"
 #include "fs/fs.h"
+#include "fs/stage.h"
 #include "gcs/client.h"
 #include "gcs/url.h"
 #include "util/buf.h"
@@ -29,6 +31,11 @@ struct config {
 	char *endpoint;
 	char *log_file;
 	int log_level;
+	int read_only;
+	char *staging_dir;
+	unsigned long chunk_mb;
+	unsigned long rename_dir_limit;
+	unsigned long max_retries;
 	int allow_other;
 	int default_permissions;
 	uid_t uid;
@@ -40,7 +47,16 @@ struct config {
 	unsigned long cache_mb;
 };
 
-enum opt_kind { OPT_FLAG, OPT_STRING, OPT_UINT, OPT_MODE, OPT_SECONDS, OPT_LEVEL, OPT_IGNORE };
+enum opt_kind {
+	OPT_FLAG,
+	OPT_UNFLAG,
+	OPT_STRING,
+	OPT_UINT,
+	OPT_MODE,
+	OPT_SECONDS,
+	OPT_LEVEL,
+	OPT_IGNORE
+};
 
 struct opt_spec {
 	const char *name;
@@ -52,7 +68,14 @@ struct opt_spec {
 #define CFG(f) offsetof(struct config, f)
 
 static const struct opt_spec opt_table[] = {
-	{"ro", OPT_IGNORE, 0, "read-only mount (the only kind this version makes)"},
+	{"ro", OPT_FLAG, CFG(read_only), "read-only mount: every change fails with EROFS"},
+	{"rw", OPT_UNFLAG, CFG(read_only), "read-write mount (the default)"},
+	{"staging_dir", OPT_STRING, CFG(staging_dir),
+	 "where written data waits for upload (/var/tmp/gcsmount, or ~/.cache/gcsmount)"},
+	{"upload_chunk_mb", OPT_UINT, CFG(chunk_mb),
+	 "files larger than this upload in resumable chunks of this size (16)"},
+	{"rename_dir_limit", OPT_UINT, CFG(rename_dir_limit),
+	 "most objects a directory rename moves; larger ones fail with EXDEV (100000)"},
 	{"allow_other", OPT_FLAG, CFG(allow_other), "let other users see the mount"},
 	{"default_permissions", OPT_FLAG, CFG(default_permissions),
 	 "let the kernel check permission bits"},
@@ -65,6 +88,8 @@ static const struct opt_spec opt_table[] = {
 	 "seconds a missing name is trusted to stay missing (5)"},
 	{"cache_size_mb", OPT_UINT, CFG(cache_mb), "memory block cache in MiB, 0 disables (256)"},
 	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
+	{"max_retries", OPT_UINT, CFG(max_retries),
+	 "retries of a failed request, with growing pauses (7)"},
 	{"log_file", OPT_STRING, CFG(log_file), "log to this file instead of syslog"},
 	{"log_level", OPT_LEVEL, CFG(log_level), "error, warning, info or debug (info)"},
 	/* Generic mount(8) options that mean nothing to a FUSE daemon. */
@@ -87,6 +112,11 @@ static const struct opt_spec opt_table[] = {
 	{"relatime", OPT_IGNORE, 0, NULL},
 };
 
+static int takes_value(const struct opt_spec *o)
+{
+	return o->kind != OPT_FLAG && o->kind != OPT_UNFLAG && o->kind != OPT_IGNORE;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: gcsmount [options] BUCKET MOUNTPOINT\n"
@@ -107,8 +137,7 @@ static void usage(FILE *out)
 
 		if (!o->help)
 			continue;
-		snprintf(name, sizeof(name), "%s%s", o->name,
-			 o->kind == OPT_FLAG || o->kind == OPT_IGNORE ? "" : "=VALUE");
+		snprintf(name, sizeof(name), "%s%s", o->name, takes_value(o) ? "=VALUE" : "");
 		fprintf(out, "  %-22s%s\n", name, o->help);
 	}
 	fprintf(out, "\n"
@@ -144,15 +173,11 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 
 	if (!o && strncmp(name, "x-systemd.", 10) == 0)
 		return 0; /* systemd's own fstab options */
-	if (!o && strcmp(name, "rw") == 0) {
-		fprintf(stderr, "gcsmount: option 'rw': this version mounts read-only\n");
-		return -1;
-	}
 	if (!o) {
 		fprintf(stderr, "gcsmount: unknown option '%s' (see gcsmount --help)\n", name);
 		return -1;
 	}
-	int wants_value = o->kind != OPT_FLAG && o->kind != OPT_IGNORE;
+	int wants_value = takes_value(o);
 	if (wants_value != (value != NULL)) {
 		fprintf(stderr, "gcsmount: option '%s' %s\n", name,
 			wants_value ? "needs a value (name=value)" : "takes no value");
@@ -165,7 +190,8 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 	case OPT_IGNORE:
 		return 0;
 	case OPT_FLAG:
-		*(int *)(dst + o->offset) = 1;
+	case OPT_UNFLAG:
+		*(int *)(dst + o->offset) = o->kind == OPT_FLAG;
 		return 0;
 	case OPT_STRING: {
 		char **slot = (char **)(dst + o->offset);
@@ -180,6 +206,16 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 			break;
 		if (o->offset == CFG(cache_mb))
 			cfg->cache_mb = (unsigned long)u;
+		else if (o->offset == CFG(chunk_mb) && u >= 1 && u <= 1024)
+			cfg->chunk_mb = (unsigned long)u;
+		else if (o->offset == CFG(chunk_mb))
+			break;
+		else if (o->offset == CFG(rename_dir_limit))
+			cfg->rename_dir_limit = (unsigned long)u;
+		else if (o->offset == CFG(max_retries) && u <= 100)
+			cfg->max_retries = (unsigned long)u;
+		else if (o->offset == CFG(max_retries))
+			break;
 		else if (o->offset == CFG(uid))
 			cfg->uid = (uid_t)u;
 		else
@@ -247,7 +283,7 @@ static int parse_long(struct config *cfg, int argc, char **argv, int *i)
 			*p = '_';
 	const struct opt_spec *o = find_option(name);
 	const char *value = eq ? eq + 1 : NULL;
-	if (!eq && o && o->kind != OPT_FLAG && o->kind != OPT_IGNORE) {
+	if (!eq && o && takes_value(o)) {
 		if (*i + 1 >= argc) {
 			fprintf(stderr, "gcsmount: option '%s' needs a value\n", argv[*i]);
 			return -1;
@@ -332,6 +368,9 @@ static int run(struct config *cfg)
 	struct auth *auth = NULL;
 	struct itable *inodes = NULL;
 	struct bcache *blocks = NULL;
+	struct ftable *files = NULL;
+	struct stage *stage = NULL;
+	char *stage_base = NULL;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *loop = NULL;
 	char *endpoint = NULL;
@@ -361,6 +400,7 @@ static int run(struct config *cfg)
 	gopts.endpoint = endpoint;
 	gopts.bucket = cfg->bucket;
 	gopts.auth = auth;
+	gopts.max_attempts = (int)cfg->max_retries + 1;
 	gcs = gcs_client_new(&gopts);
 	if (!gcs)
 		goto nomem;
@@ -371,8 +411,19 @@ static int run(struct config *cfg)
 		goto out;
 	}
 
+	if (!cfg->read_only) {
+		stage_base = cfg->staging_dir ? strdup(cfg->staging_dir) : stage_default_base();
+		if (!stage_base)
+			goto nomem;
+		stage = stage_new(stage_base, cfg->bucket, why, sizeof(why));
+		if (!stage) {
+			fprintf(stderr, "gcsmount: %s\n", why);
+			goto out;
+		}
+	}
 	inodes = itable_new();
-	if (!inodes)
+	files = ftable_new();
+	if (!inodes || !files)
 		goto nomem;
 	if (cfg->cache_mb) {
 		blocks = bcache_new(BLOCK_SIZE, (size_t)cfg->cache_mb << 20);
@@ -383,6 +434,11 @@ static int run(struct config *cfg)
 		.gcs = gcs,
 		.inodes = inodes,
 		.blocks = blocks,
+		.files = files,
+		.stage = stage,
+		.read_only = cfg->read_only,
+		.chunk_size = (size_t)cfg->chunk_mb << 20,
+		.rename_dir_limit = cfg->rename_dir_limit,
 		.bucket = cfg->bucket,
 		.defaults = {.uid = cfg->uid,
 			     .gid = cfg->gid,
@@ -395,7 +451,8 @@ static int run(struct config *cfg)
 	if (gmfs_init_root(&fs))
 		goto nomem;
 
-	if (buf_printf(&fuse_opts, "ro,fsname=%s,subtype=gcsmount", cfg->bucket) ||
+	if (buf_printf(&fuse_opts, "%s,fsname=%s,subtype=gcsmount", cfg->read_only ? "ro" : "rw",
+		       cfg->bucket) ||
 	    (cfg->allow_other && buf_append_str(&fuse_opts, ",allow_other")) ||
 	    (cfg->default_permissions && buf_append_str(&fuse_opts, ",default_permissions")))
 		goto nomem;
@@ -410,8 +467,8 @@ static int run(struct config *cfg)
 		fprintf(stderr, "gcsmount: could not mount on %s\n", cfg->mountpoint);
 		goto out_handlers;
 	}
-	log_info("mounted gs://%s on %s (endpoint %s, read-only)", cfg->bucket, cfg->mountpoint,
-		 endpoint);
+	log_info("mounted gs://%s on %s (endpoint %s, %s)", cfg->bucket, cfg->mountpoint, endpoint,
+		 cfg->read_only ? "read-only" : "read-write");
 
 	if (!cfg->foreground) {
 		if (!cfg->log_file)
@@ -443,7 +500,10 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	bcache_free(blocks);
+	ftable_free(files);
 	itable_free(inodes);
+	stage_free(stage);
+	free(stage_base);
 	gcs_client_free(gcs);
 	auth_free(auth);
 	free(endpoint);
@@ -462,6 +522,9 @@ int main(int argc, char **argv)
 		.stat_ttl = 60,
 		.negative_ttl = 5,
 		.cache_mb = 256,
+		.chunk_mb = 16,
+		.rename_dir_limit = 100000,
+		.max_retries = 7,
 	};
 	int rc = parse_args(argc, argv, &cfg);
 
@@ -490,5 +553,6 @@ int main(int argc, char **argv)
 	log_close();
 	free(cfg.endpoint);
 	free(cfg.log_file);
+	free(cfg.staging_dir);
 	return rc;
 }

@@ -1,4 +1,4 @@
-/* FUSE low-level operations of the read-only filesystem.
+/* FUSE low-level operations: names, attributes, reading and listing.
  *
  * Names resolve to objects like this: "d/x" is a directory when anything exists under the
  * prefix "d/x/" (a placeholder object or any other object: implicit directories), otherwise
@@ -8,8 +8,12 @@
  * the file was opened at, so a reader never sees a mix of two versions: when the object is
  * replaced under an open file, reads fail with ESTALE instead.
  *
+ * Files opened for writing are staged locally (fs/files.c); reads and attributes of such a
+ * file come from its staged state, and listings include files created here that are not
+ * uploaded yet. The operations that change the bucket are in wops.c.
+ *
  * Replies are sent from the worker thread that runs the handler; handlers take no lock of
- * their own, only the leaf locks inside the modules they call. */
+ * their own beyond a node mutex (see fs/files.h for the order). */
 #include "fs/fs.h"
 
 #include <errno.h>
@@ -19,29 +23,20 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "cache/blocks.h"
 #include "fs/dir.h"
+#include "fs/ops_i.h"
 #include "gcs/client.h"
 #include "util/log.h"
-
-struct open_file {
-	char *path;
-	uint64_t generation;
-	uint64_t size;
-};
 
 struct open_dir {
 	char *path;
 	struct dirlist list;
 };
 
-static struct gmfs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static void fill_stat(struct stat *st, uint64_t ino, const struct iattr *a)
+void fs_fill_stat(struct stat *st, uint64_t ino, const struct iattr *a)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -68,9 +63,47 @@ int gmfs_init_root(struct gmfs *fs)
 	return rc;
 }
 
-/* Finds out what path names: a directory (anything under "path/"), else a file, else
- * -ENOENT. Fills *attr on success. */
-static int resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr)
+void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr)
+{
+	struct fnode *n = ftable_find(fs->files, ino);
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (n->fd >= 0) {
+		attr->size = n->size;
+		attr->mtime = n->mtime;
+		if (n->mode_set)
+			attr->mode = (attr->mode & S_IFMT) | n->mode;
+		if (n->uid_set)
+			attr->uid = n->uid;
+		if (n->gid_set)
+			attr->gid = n->gid;
+	}
+	pthread_mutex_unlock(&n->lock);
+	ftable_put(fs->files, n);
+}
+
+/* A file created here that is not in the bucket yet. */
+static int resolve_local(struct gmfs *fs, const char *path, struct iattr *attr)
+{
+	struct fnode *n = ftable_find_path(fs->files, path);
+	uint64_t ino = 0;
+	int local = 0;
+
+	if (!n)
+		return -ENOENT;
+	pthread_mutex_lock(&n->lock);
+	local = n->fd >= 0 && !n->unlinked;
+	pthread_mutex_unlock(&n->lock);
+	ftable_put(fs->files, n);
+	if (!local || itable_lookup_path(fs->inodes, path, 0, &ino, attr))
+		return -ENOENT;
+	fs_overlay_node(fs, ino, attr);
+	return 0;
+}
+
+int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr)
 {
 	struct gcs_list_page page = {0};
 	struct gcs_object obj = {0};
@@ -79,6 +112,11 @@ static int resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr 
 
 	if (!prefix)
 		return -ENOMEM;
+	if (resolve_local(fs, path, attr) == 0) {
+		*is_dir = 0;
+		rc = 0;
+		goto out;
+	}
 	if (itable_find_fresh(fs->inodes, path, 1, attr)) {
 		*is_dir = 1;
 		rc = 0;
@@ -111,6 +149,24 @@ out:
 	gcs_list_page_clear(&page);
 	free(prefix);
 	return rc;
+}
+
+void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr)
+{
+	struct gmfs *fs = fs_of(req);
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = itable_ref(fs->inodes, path, is_dir, attr, fs->stat_ttl);
+	if (!e.ino) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	e.attr_timeout = fs->stat_ttl;
+	e.entry_timeout = fs->stat_ttl;
+	fs_fill_stat(&e.attr, e.ino, attr);
+	if (fuse_reply_entry(req, &e) != 0)
+		itable_forget(fs->inodes, e.ino, 1);
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -148,7 +204,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	path = dir_join(dirpath, name);
 	if (!path)
 		goto fail;
-	rc = resolve(fs, path, &is_dir, &attr);
+	rc = fs_resolve(fs, path, &is_dir, &attr);
 	memset(&e, 0, sizeof(e));
 	if (rc == -ENOENT) {
 		/* A negative entry: the kernel asks again only after negative_ttl. */
@@ -158,14 +214,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (rc)
 		goto fail;
-	e.ino = itable_ref(fs->inodes, path, is_dir, &attr, fs->stat_ttl);
-	rc = -errno;
-	if (!e.ino)
-		goto fail;
-	e.attr_timeout = fs->stat_ttl;
-	e.entry_timeout = fs->stat_ttl;
-	fill_stat(&e.attr, e.ino, &attr);
-	fuse_reply_entry(req, &e);
+	fs_reply_entry(req, path, is_dir, &attr);
 	goto out;
 fail:
 	fuse_reply_err(req, -rc);
@@ -190,7 +239,21 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static int is_staged(struct gmfs *fs, uint64_t ino)
+{
+	struct fnode *n = ftable_find(fs->files, ino);
+	int staged = 0;
+
+	if (n) {
+		pthread_mutex_lock(&n->lock);
+		staged = n->fd >= 0;
+		pthread_mutex_unlock(&n->lock);
+		ftable_put(fs->files, n);
+	}
+	return staged;
+}
+
+void fs_reply_attr(fuse_req_t req, uint64_t ino)
 {
 	struct gmfs *fs = fs_of(req);
 	struct iattr attr = {0};
@@ -200,11 +263,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int is_dir = 0, fresh = 0;
 	int rc;
 
-	(void)fi;
 	rc = itable_get(fs->inodes, ino, &path, &is_dir, &attr, &fresh);
 	if (rc)
 		goto fail;
-	if (!fresh && !is_dir) {
+	if (!fresh && !is_dir && !is_staged(fs, ino)) {
 		/* Past its ttl: ask again, so that changes made elsewhere show up. */
 		rc = gcs_stat(fs->gcs, path, &obj);
 		if (rc)
@@ -216,7 +278,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (rc)
 			goto fail;
 	}
-	fill_stat(&st, ino, &attr);
+	fs_overlay_node(fs, ino, &attr);
+	fs_fill_stat(&st, ino, &attr);
 	fuse_reply_attr(req, &st, fs->stat_ttl);
 	goto out;
 fail:
@@ -225,6 +288,12 @@ out:
 	gcs_object_clear(&obj);
 	iattr_clear(&attr);
 	free(path);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	fs_reply_attr(req, ino);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -267,47 +336,80 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fs_of(req);
 	struct iattr attr = {0};
-	struct open_file *f = NULL;
+	struct handle *h = NULL;
+	char *path = NULL;
+	int writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	int rc;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+	if ((writable || (fi->flags & O_TRUNC)) && fs->read_only) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
 	rc = -ENOMEM;
-	f = calloc(1, sizeof(*f));
-	if (!f)
+	h = calloc(1, sizeof(*h));
+	if (!h)
 		goto fail;
-	rc = itable_get(fs->inodes, ino, &f->path, NULL, &attr, NULL);
+	rc = itable_get(fs->inodes, ino, &path, NULL, &attr, NULL);
 	if (rc)
 		goto fail;
-	f->generation = attr.generation;
-	f->size = attr.size;
-	/* The kernel's cached pages stay valid while the generation is the one it cached. */
-	fi->keep_cache = itable_note_open_generation(fs->inodes, ino, f->generation);
-	fi->fh = (uintptr_t)f;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		free(f->path);
-		free(f);
+	rc = -ENOMEM;
+	h->node = ftable_get(fs->files, ino, path);
+	if (!h->node)
+		goto fail;
+	h->generation = attr.generation;
+	h->size = attr.size;
+	h->writable = writable;
+
+	pthread_mutex_lock(&h->node->lock);
+	rc = 0;
+	if (writable || (fi->flags & O_TRUNC))
+		rc = wop_open_for_write(fs, h->node, !!(fi->flags & O_TRUNC));
+	if (!rc)
+		h->node->opens++;
+	/* Pages the kernel holds are valid while the generation is the one it cached, and
+	 * always for staged data, which every write goes through. */
+	fi->keep_cache =
+		h->node->fd >= 0 || itable_note_open_generation(fs->inodes, ino, h->generation);
+	pthread_mutex_unlock(&h->node->lock);
+	if (rc)
+		goto fail;
+
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) != 0) {
+		pthread_mutex_lock(&h->node->lock);
+		h->node->opens--;
+		if (h->node->opens == 0)
+			wop_last_close(fs, h->node);
+		pthread_mutex_unlock(&h->node->lock);
+		ftable_put(fs->files, h->node);
+		free(h);
 	}
 	iattr_clear(&attr);
+	free(path);
 	return;
 fail:
-	if (f)
-		free(f->path);
-	free(f);
+	if (h)
+		ftable_put(fs->files, h->node);
+	free(h);
 	iattr_clear(&attr);
+	free(path);
 	fuse_reply_err(req, -rc);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
+	struct gmfs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (f)
-		free(f->path);
-	free(f);
+	pthread_mutex_lock(&h->node->lock);
+	if (--h->node->opens == 0)
+		wop_last_close(fs, h->node);
+	pthread_mutex_unlock(&h->node->lock);
+	ftable_put(fs->files, h->node);
+	free(h);
+	/* Errors of a final upload cannot reach the process any more (close has returned);
+	 * they are logged and the data is kept. */
 	fuse_reply_err(req, 0);
 }
 
@@ -370,35 +472,94 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fs_of(req);
-	struct open_file *f = (struct open_file *)(uintptr_t)fi->fh;
-	ssize_t n;
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct fnode *n = h->node;
+	ssize_t got;
+	char *buf;
 
 	(void)ino;
-	if (off < 0 || (uint64_t)off >= f->size || size == 0) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > f->size - (uint64_t)off)
-		size = (size_t)(f->size - (uint64_t)off);
-	char *buf = rbuf_get(size);
+	buf = rbuf_get(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (fs->blocks)
-		n = bcache_read(fs->blocks, f->path, f->generation, f->size, (uint64_t)off, size,
-				buf, fetch_blocks, fs);
-	else
-		n = gcs_read(fs->gcs, f->path, f->generation, (uint64_t)off, size, buf);
-	if (n == -ENOENT) {
-		log_warn("read %s: generation %llu is gone (replaced or deleted while open)",
-			 f->path, (unsigned long long)f->generation);
-		n = -ESTALE;
+	pthread_mutex_lock(&n->lock);
+	if (n->fd >= 0) {
+		/* Staged: the local file is the truth, including unuploaded writes. */
+		got = 0;
+		if (off >= 0 && (uint64_t)off < n->size) {
+			if (size > n->size - (uint64_t)off)
+				size = (size_t)(n->size - (uint64_t)off);
+			got = pread(n->fd, buf, size, off);
+			if (got < 0)
+				got = -errno;
+		}
+		pthread_mutex_unlock(&n->lock);
+		goto reply;
 	}
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
+	pthread_mutex_unlock(&n->lock);
+
+	if (off < 0 || (uint64_t)off >= h->size || size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > h->size - (uint64_t)off)
+		size = (size_t)(h->size - (uint64_t)off);
+	char *path = NULL;
+	pthread_mutex_lock(&n->lock);
+	path = strdup(n->path);
+	pthread_mutex_unlock(&n->lock);
+	if (!path) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (fs->blocks)
+		got = bcache_read(fs->blocks, path, h->generation, h->size, (uint64_t)off, size,
+				  buf, fetch_blocks, fs);
 	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		got = gcs_read(fs->gcs, path, h->generation, (uint64_t)off, size, buf);
+	if (got == -ENOENT) {
+		log_warn("read %s: generation %llu is gone (replaced or deleted while open)", path,
+			 (unsigned long long)h->generation);
+		got = -ESTALE;
+	}
+	free(path);
+reply:
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+}
+
+/* Adds files created here but not uploaded yet to a listing of their directory. */
+struct local_entries {
+	struct gmfs *fs;
+	const char *dirpath;
+	struct dirlist *list;
+};
+
+static int add_local_entry(struct fnode *n, void *arg)
+{
+	struct local_entries *le = arg;
+	size_t dlen = strlen(le->dirpath);
+	struct iattr attr = {0};
+	const char *name;
+	int add, rc = 0;
+
+	pthread_mutex_lock(&n->lock);
+	name = n->path + (dlen ? dlen + 1 : 0);
+	add = n->fd >= 0 && n->generation == 0 && !n->unlinked && !strchr(name, '/');
+	char *copy = add ? strdup(name) : NULL;
+	pthread_mutex_unlock(&n->lock);
+	if (!add)
+		return 0;
+	if (copy && itable_get(le->fs->inodes, n->ino, NULL, NULL, &attr, NULL) == 0) {
+		fs_overlay_node(le->fs, n->ino, &attr);
+		rc = dirlist_add(le->list, copy, 0, &attr);
+	}
+	iattr_clear(&attr);
+	free(copy);
+	return rc;
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -420,6 +581,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, &d->list);
 	if (rc)
 		goto fail;
+	struct local_entries le = {fs, d->path, &d->list};
+	rc = ftable_each(fs->files, d->path, add_local_entry, &le);
+	if (rc)
+		goto fail;
+	dirlist_sort(&d->list);
 	if (d->list.skipped)
 		log_info(
 			"listing /%s: %zu object name(s) cannot be shown as entries (empty, \".\", "
@@ -488,7 +654,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 			e.attr_timeout = fs->stat_ttl;
 			e.entry_timeout = fs->stat_ttl;
-			fill_stat(&e.attr, e.ino, &de->attr);
+			fs_fill_stat(&e.attr, e.ino, &de->attr);
 			used = fuse_add_direntry_plus(req, buf + pos, size - pos, de->name, &e,
 						      (off_t)(i + 1));
 			if (used > size - pos)
@@ -496,7 +662,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				 * back. */
 				itable_forget(fs->inodes, e.ino, 1);
 		} else {
-			fill_stat(&e.attr, itable_ino_of(fs->inodes, path, de->is_dir), &de->attr);
+			fs_fill_stat(&e.attr, itable_ino_of(fs->inodes, path, de->is_dir),
+				     &de->attr);
 			used = fuse_add_direntry(req, buf + pos, size - pos, de->name, &e.attr,
 						 (off_t)(i + 1));
 		}
@@ -551,6 +718,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 const struct fuse_lowlevel_ops gmfs_ops = {
 	.init = op_init,
+	.destroy = wop_destroy,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
@@ -564,4 +732,14 @@ const struct fuse_lowlevel_ops gmfs_ops = {
 	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
+	.create = wop_create,
+	.write = wop_write,
+	.flush = wop_flush,
+	.fsync = wop_fsync,
+	.setattr = wop_setattr,
+	.unlink = wop_unlink,
+	.mkdir = wop_mkdir,
+	.rmdir = wop_rmdir,
+	.rename = wop_rename,
+	.symlink = wop_symlink,
 };

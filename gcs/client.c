@@ -11,6 +11,7 @@
  * session and connection caches and are taken by libcurl itself. Neither is held while
  * another is taken by this file, and no lock is held across a transfer or a backoff sleep. */
 #include "gcs/client.h"
+#include "gcs/client_i.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth/auth.h"
 #include "gcs/errbody.h"
@@ -28,49 +30,6 @@
 #include "gcs/url.h"
 #include "util/buf.h"
 #include "util/log.h"
-
-#define JSON_BODY_MAX (64u << 20)
-#define ERROR_BODY_MAX (64u << 10)
-
-struct gcs_client {
-	struct gcs_client_opts o;
-	char *endpoint;
-	char *bucket;
-	char *ca_file;
-	char *json_base; /* .../storage/v1/b/BUCKET */
-	char *xml_base;	 /* .../BUCKET */
-
-	pthread_mutex_t pool_lock;
-	CURL **pool;
-	size_t pool_len, pool_cap;
-
-	CURLSH *share;
-	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-
-	_Atomic uint64_t n_requests, n_retries, n_failures, n_bytes_in;
-};
-
-struct gcs_req {
-	const char *op;	    /* operation name for the log, e.g. "objects.get" */
-	const char *object; /* object name for the log, or NULL */
-	const char *method;
-	struct buf url;
-	struct curl_slist *headers;
-	int max_attempts; /* 0: the client's default */
-	long quiet[2];	  /* HTTP statuses that are expected answers (logged at debug) */
-
-	/* Response. */
-	CURL *curl;
-	long status;
-	enum gcs_xport xport;
-	char xport_msg[CURL_ERROR_SIZE];
-	struct buf body;
-	char *sink; /* 2xx bodies go here when set */
-	size_t sink_cap, sink_len;
-	int sink_overflow;
-	char request_id[128];
-	struct gcs_errinfo err;
-};
 
 int gcs_global_init(void)
 {
@@ -243,26 +202,81 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return buf_append(&r->body, data, len) == 0 ? len : 0;
 }
 
+/* Copies a header's value (trimmed) into dst when the line is "name: value". */
+static int header_value(const char *line, size_t len, const char *name, char *dst, size_t cap)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return 0;
+	const char *v = line + n + 1;
+	size_t vlen = len - n - 1;
+	while (vlen && (*v == ' ' || *v == '\t'))
+		v++, vlen--;
+	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+		vlen--;
+	if (vlen >= cap)
+		vlen = cap - 1;
+	memcpy(dst, v, vlen);
+	dst[vlen] = '\0';
+	return 1;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct gcs_req *r = arg;
 	size_t len = size * nmemb;
-	static const char id_hdr[] = "x-guploader-uploadid:";
 
-	if (len > sizeof(id_hdr) && strncasecmp(data, id_hdr, sizeof(id_hdr) - 1) == 0) {
-		const char *v = data + sizeof(id_hdr) - 1;
-		size_t n = len - (sizeof(id_hdr) - 1);
-
-		while (n && (*v == ' ' || *v == '\t'))
-			v++, n--;
-		while (n && (v[n - 1] == '\r' || v[n - 1] == '\n'))
-			n--;
-		if (n >= sizeof(r->request_id))
-			n = sizeof(r->request_id) - 1;
-		memcpy(r->request_id, v, n);
-		r->request_id[n] = '\0';
-	}
+	if (!header_value(data, len, "x-guploader-uploadid", r->request_id,
+			  sizeof(r->request_id)) &&
+	    !header_value(data, len, "location", r->location, sizeof(r->location)))
+		header_value(data, len, "range", r->range, sizeof(r->range));
 	return len;
+}
+
+static size_t on_read(char *dst, size_t size, size_t nmemb, void *arg)
+{
+	struct gcs_body *b = arg;
+	size_t want = size * nmemb, done = 0;
+	uint64_t file_end = b->head_len + b->fd_len;
+
+	while (done < want) {
+		uint64_t p = b->pos;
+		size_t n;
+
+		if (p < b->head_len) {
+			n = (size_t)(b->head_len - p) < want - done ? (size_t)(b->head_len - p)
+								    : want - done;
+			memcpy(dst + done, b->head + p, n);
+		} else if (p < file_end) {
+			uint64_t left = file_end - p;
+			ssize_t got =
+				pread(b->fd, dst + done, left < want - done ? left : want - done,
+				      (off_t)(b->fd_off + p - b->head_len));
+			if (got <= 0)
+				return CURL_READFUNC_ABORT; /* the staged file shrank or failed */
+			n = (size_t)got;
+		} else if (p < file_end + b->tail_len) {
+			uint64_t left = file_end + b->tail_len - p;
+			n = left < want - done ? (size_t)left : want - done;
+			memcpy(dst + done, b->tail + (p - file_end), n);
+		} else {
+			break;
+		}
+		b->pos += n;
+		done += n;
+	}
+	return done;
+}
+
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct gcs_body *b = arg;
+
+	if (origin != SEEK_SET || offset < 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	b->pos = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
 }
 
 static enum gcs_xport classify(CURLcode cc)
@@ -321,10 +335,23 @@ static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_sl
 	/* TLS verification stays on; a private CA is added, never a bypass. */
 	if (c->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-	if (strcmp(r->method, "HEAD") == 0)
+	if (strcmp(r->method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	else if (strcmp(r->method, "GET") != 0)
+	} else if (r->body_out) {
+		struct gcs_body *b = r->body_out;
+
+		b->pos = 0;
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)(b->head_len + b->fd_len + b->tail_len));
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, b);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, b);
+	} else if (strcmp(r->method, "GET") != 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+	}
 }
 
 static void log_failure(struct gcs_client *c, const struct gcs_req *r, int rc, int retrying,
@@ -378,7 +405,7 @@ static void sleep_ms(long ms)
 }
 
 /* Runs the request, retrying transient failures. Returns 0 on a 2xx answer, else -errno. */
-static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
+int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 {
 	int max = r->max_attempts > 0 ? r->max_attempts : c->o.max_attempts;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
@@ -418,6 +445,8 @@ static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		r->status = 0;
 		r->xport_msg[0] = '\0';
 		r->request_id[0] = '\0';
+		r->location[0] = '\0';
+		r->range[0] = '\0';
 		r->err.reason[0] = r->err.message[0] = '\0';
 		setup_handle(c, r, headers);
 		atomic_fetch_add(&c->n_requests, 1);
@@ -445,6 +474,8 @@ static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		if (r->xport == GCS_XPORT_OK)
 			curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
 		rc = gcs_errno(r->status, r->xport);
+		if (r->status == 308 && r->accept_308)
+			rc = 0;
 		if (rc == 0)
 			break;
 		if (r->status)
@@ -475,7 +506,7 @@ static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	return rc;
 }
 
-static void req_init(struct gcs_req *r, const char *op, const char *method, const char *object)
+void gcs_req_init(struct gcs_req *r, const char *op, const char *method, const char *object)
 {
 	memset(r, 0, sizeof(*r));
 	r->op = op;
@@ -484,7 +515,7 @@ static void req_init(struct gcs_req *r, const char *op, const char *method, cons
 	buf_init(&r->url, 64u << 10);
 }
 
-static void req_free(struct gcs_req *r)
+void gcs_req_free(struct gcs_req *r)
 {
 	buf_free(&r->url);
 	buf_free(&r->body);
@@ -496,7 +527,7 @@ int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whyle
 	struct gcs_req r;
 	int rc;
 
-	req_init(&r, "buckets.get", "GET", NULL);
+	gcs_req_init(&r, "buckets.get", "GET", NULL);
 	r.max_attempts = attempts;
 	rc = buf_printf(&r.url, "%s/storage/v1/b/%s?fields=name", c->endpoint, c->bucket);
 	if (rc == 0)
@@ -519,19 +550,16 @@ int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whyle
 				 c->bucket, c->endpoint, r.status, r.err.reason[0] ? " " : "",
 				 r.err.reason, r.err.message[0] ? ": " : "", r.err.message);
 	}
-	req_free(&r);
+	gcs_req_free(&r);
 	return rc;
 }
-
-/* The attributes gcsmount reads; keeping the field list short keeps listings small. */
-#define OBJECT_FIELDS "name,size,generation,metageneration,updated,metadata"
 
 int gcs_stat(struct gcs_client *c, const char *name, struct gcs_object *out)
 {
 	struct gcs_req r;
 	int rc;
 
-	req_init(&r, "objects.get", "GET", name);
+	gcs_req_init(&r, "objects.get", "GET", name);
 	r.quiet[0] = 404;
 	rc = buf_printf(&r.url, "%s/o/", c->json_base);
 	if (!rc)
@@ -545,7 +573,7 @@ int gcs_stat(struct gcs_client *c, const char *name, struct gcs_object *out)
 		if (rc)
 			log_error("objects.get %s: unreadable response from %s", name, c->endpoint);
 	}
-	req_free(&r);
+	gcs_req_free(&r);
 	return rc;
 }
 
@@ -555,7 +583,7 @@ int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_li
 	char maxr[24];
 	int rc;
 
-	req_init(&r, "objects.list", "GET", q->prefix);
+	gcs_req_init(&r, "objects.list", "GET", q->prefix);
 	snprintf(maxr, sizeof(maxr), "%d", q->max_results > 0 ? q->max_results : 1000);
 	rc = buf_printf(&r.url, "%s/o", c->json_base);
 	if (!rc)
@@ -581,7 +609,7 @@ int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_li
 			log_error("objects.list %s: unreadable response from %s", q->prefix,
 				  c->endpoint);
 	}
-	req_free(&r);
+	gcs_req_free(&r);
 	return rc;
 }
 
@@ -594,7 +622,7 @@ ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, ui
 
 	if (len == 0)
 		return 0;
-	req_init(&r, "xml.get", "GET", name);
+	gcs_req_init(&r, "xml.get", "GET", name);
 	r.sink = buf;
 	r.sink_cap = len;
 	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
@@ -634,6 +662,6 @@ ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, ui
 	} else if (rc == -ERANGE) {
 		n = 0; /* 416: at or past the end */
 	}
-	req_free(&r);
+	gcs_req_free(&r);
 	return n;
 }

@@ -23,6 +23,8 @@ void gcs_object_clear(struct gcs_object *o)
 		return;
 	free(o->name);
 	free(o->symlink_target);
+	free(o->content_type);
+	free(o->metadata_json);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -128,6 +130,27 @@ static int parse_decimal(const char *s, long long min, long long max, long long 
 	return 0;
 }
 
+/* base64 of 4 big-endian bytes, as GCS writes CRC32C values. */
+static int parse_crc32c(const char *s, uint32_t *out)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint64_t bits = 0;
+
+	if (strlen(s) != 8 || strcmp(s + 6, "==") != 0)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		const char *p = strchr(b64, s[i]);
+
+		if (!p || !s[i])
+			return -EINVAL;
+		bits = (bits << 6) | (uint32_t)(p - b64);
+	}
+	/* 36 bits were read; the last 4 are padding. */
+	*out = (uint32_t)(bits >> 4);
+	return 0;
+}
+
 static void apply_metadata(struct json_object *md, struct gcs_object *o)
 {
 	const char *s;
@@ -183,10 +206,23 @@ int gcs_object_from_json(struct json_object *j, struct gcs_object *o)
 	if ((s = jstr(j, "updated")) && gcs_parse_rfc3339(s, &o->updated))
 		goto bad;
 	o->mtime = o->updated;
+	if ((s = jstr(j, "crc32c")) && parse_crc32c(s, &o->crc32c) == 0)
+		o->has_crc32c = 1;
+	if ((s = jstr(j, "contentType")) && !(o->content_type = strdup(s)))
+		goto nomem;
 	if (json_object_object_get_ex(j, "metadata", &md) &&
-	    json_object_is_type(md, json_type_object))
+	    json_object_is_type(md, json_type_object)) {
 		apply_metadata(md, o);
+		/* Kept whole so that rewriting the object's data keeps other tools' keys. */
+		o->metadata_json =
+			strdup(json_object_to_json_string_ext(md, JSON_C_TO_STRING_PLAIN));
+		if (!o->metadata_json)
+			goto nomem;
+	}
 	return 0;
+nomem:
+	gcs_object_clear(o);
+	return -ENOMEM;
 bad:
 	gcs_object_clear(o);
 	return -EPROTO;

@@ -25,6 +25,10 @@ struct gcs_object {
 	uid_t uid;
 	gid_t gid;
 	char *symlink_target; /* legacy gcsfuse form: target kept in metadata */
+	uint32_t crc32c;      /* valid when has_crc32c */
+	int has_crc32c;
+	char *content_type;  /* NULL when the resource did not carry one */
+	char *metadata_json; /* all custom metadata as a JSON object, or NULL */
 };
 
 struct gcs_list_page {

@@ -46,6 +46,9 @@ def mount(fakegcs, tmp_path):
 
     def make(bucket="test-bucket", args=(), env=None, foreground=True, endpoint=_DEFAULT):
         i = len(mounts)
+        args = list(args)
+        if not any(a.startswith("--staging-dir") or "staging_dir" in a for a in args):
+            args = ["--staging-dir", str(tmp_path / f"staging{i}")] + args
         m = Mount(fakegcs.url if endpoint is _DEFAULT else endpoint, bucket,
                   tmp_path / f"mnt{i}", tmp_path / f"gcsmount{i}.log", args=args, env=env,
                   foreground=foreground)

@@ -135,15 +135,19 @@ def test_cp_copies_a_tree_out_of_the_mount(fakegcs, mount, tmp_path):
             assert f.read() == data
 
 
-def test_writes_are_refused_with_erofs(fakegcs, mount):
+def test_ro_mount_refuses_every_change_with_erofs(fakegcs, mount):
     fakegcs.put(BUCKET, "f.txt", b"x")
-    m = mount()
+    m = mount(args=["-o", "ro"])
     for action in (lambda: open(m.p("new.txt"), "w"), lambda: open(m.p("f.txt"), "a"),
-                   lambda: os.mkdir(m.p("d")), lambda: os.unlink(m.p("f.txt"))):
+                   lambda: os.mkdir(m.p("d")), lambda: os.unlink(m.p("f.txt")),
+                   lambda: os.rename(m.p("f.txt"), m.p("g.txt")),
+                   lambda: os.chmod(m.p("f.txt"), 0o600),
+                   lambda: os.symlink("f.txt", m.p("l"))):
         with pytest.raises(OSError) as ei:
             action()
         assert ei.value.errno == errno.EROFS
-    assert fakegcs.stat(BUCKET, "f.txt") is not None
+    assert fakegcs.list(BUCKET) == ["f.txt"]
+    assert fakegcs.get(BUCKET, "f.txt") == b"x"
 
 
 def test_missing_file_is_enoent(fakegcs, mount):

@@ -131,6 +131,54 @@ static void open_generation_tells_when_kernel_cache_is_valid(void)
 	itable_free(t);
 }
 
+static void rename_moves_a_directory_and_everything_below(void)
+{
+	struct itable *t = itable_new();
+	struct iattr f = file_attr(1, 1), d = {.mode = S_IFDIR | 0755};
+	uint64_t dir = itable_ref(t, "a", 1, &d, 60);
+	uint64_t child = itable_ref(t, "a/x", 0, &f, 60);
+	uint64_t deep = itable_ref(t, "a/s/y", 0, &f, 60);
+	uint64_t other = itable_ref(t, "ab", 0, &f, 60);
+	uint64_t old_target = itable_ref(t, "b/x", 0, &f, 60);
+	uint64_t ino = 0;
+	char *path = NULL;
+
+	itable_rename(t, "a", 1, "b");
+	CHECK(itable_lookup_path(t, "b", 1, &ino, NULL) == 0 && ino == dir);
+	CHECK(itable_lookup_path(t, "b/x", 0, &ino, NULL) == 0 && ino == child);
+	CHECK(itable_lookup_path(t, "b/s/y", 0, &ino, NULL) == 0 && ino == deep);
+	CHECK(itable_lookup_path(t, "a/x", 0, &ino, NULL) == -ENOENT);
+	/* A sibling that only shares the prefix stays where it is. */
+	CHECK(itable_lookup_path(t, "ab", 0, &ino, NULL) == 0 && ino == other);
+	/* The inode that had the new name before keeps its number but not the name. */
+	CHECK(itable_get(t, old_target, &path, NULL, NULL, NULL) == 0);
+	free(path);
+	CHECK(itable_get(t, deep, &path, NULL, NULL, NULL) == 0);
+	CHECK_STR(path, "b/s/y");
+	free(path);
+	itable_free(t);
+}
+
+static void detached_names_are_not_found_but_inodes_live_on(void)
+{
+	struct itable *t = itable_new();
+	struct iattr f = file_attr(1, 1);
+	uint64_t ino = itable_ref(t, "gone", 0, &f, 60);
+	uint64_t found = 0;
+
+	itable_detach(t, "gone", 0);
+	CHECK(itable_lookup_path(t, "gone", 0, &found, NULL) == -ENOENT);
+	CHECK(itable_find_fresh(t, "gone", 0, &f) == 0);
+	CHECK(itable_get(t, ino, NULL, NULL, NULL, NULL) == 0);
+	/* A new object of the same name gets an inode of its own. */
+	uint64_t again = itable_ref(t, "gone", 0, &f, 60);
+	CHECK(again != 0 && again != ino);
+	itable_forget(t, ino, 1);
+	CHECK(itable_get(t, ino, NULL, NULL, NULL, NULL) == -ENOENT);
+	CHECK(itable_lookup_path(t, "gone", 0, &found, NULL) == 0 && found == again);
+	itable_free(t);
+}
+
 int main(void)
 {
 	RUN(same_name_gets_same_number_and_counts_references);
@@ -139,5 +187,7 @@ int main(void)
 	RUN(root_survives_forget);
 	RUN(many_inodes_stay_reachable_through_growth);
 	RUN(open_generation_tells_when_kernel_cache_is_valid);
+	RUN(rename_moves_a_directory_and_everything_below);
+	RUN(detached_names_are_not_found_but_inodes_live_on);
 	return CHECK_DONE();
 }

@@ -29,6 +29,26 @@ static void object_fields_parse_from_strings(void)
 	gcs_object_clear(&o);
 }
 
+static void crc32c_and_content_type_are_read(void)
+{
+	struct gcs_object o;
+
+	CHECK(gcs_object_parse(S("{\"name\":\"f\",\"size\":\"11\",\"generation\":\"7\","
+				 "\"crc32c\":\"yZRlqg==\",\"contentType\":\"text/plain\","
+				 "\"metadata\":{\"k\":\"v\"}}"),
+			       &o) == 0);
+	CHECK(o.has_crc32c && o.crc32c == 0xc99465aau);
+	CHECK_STR(o.content_type, "text/plain");
+	CHECK_STR(o.metadata_json, "{\"k\":\"v\"}");
+	gcs_object_clear(&o);
+
+	CHECK(gcs_object_parse(S("{\"name\":\"f\",\"size\":\"1\",\"generation\":\"7\","
+				 "\"crc32c\":\"bogus\"}"),
+			       &o) == 0);
+	CHECK(!o.has_crc32c);
+	gcs_object_clear(&o);
+}
+
 static void goog_reserved_mtime_overrides_updated(void)
 {
 	struct gcs_object o;
@@ -186,6 +206,7 @@ static void xml_error_bodies_give_code_and_details(void)
 int main(void)
 {
 	RUN(object_fields_parse_from_strings);
+	RUN(crc32c_and_content_type_are_read);
 	RUN(goog_reserved_mtime_overrides_updated);
 	RUN(gcsfuse_and_rclone_mtimes_are_read);
 	RUN(posix_mode_uid_gid_are_read_and_validated);

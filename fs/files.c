@@ -1,0 +1,470 @@
+/* The open-file table and the staged write path.
+ *
+ * Staging: opening a file for writing copies the object into a local file (unless it is
+ * being truncated), writes go to that file, and fnode_upload() sends it back with
+ * ifGenerationMatch set to the generation it was copied from (0 for a new file). If someone
+ * else replaced the object meanwhile, GCS answers 412: the data is copied to the recovery
+ * folder, the log names it, and the caller gets ESTALE. A 412 can also mean that an earlier
+ * attempt of this very upload succeeded but its answer was lost; the object's CRC32C and size
+ * tell that case apart, and it counts as success. */
+#include "fs/files.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+#include "fs/stage.h"
+#include "gcs/client.h"
+#include "gcs/write.h"
+#include "util/crc32c.h"
+#include "util/log.h"
+
+#define NBUCKETS 256
+#define IO_CHUNK (8u << 20)
+
+struct ftable {
+	pthread_mutex_t lock;
+	struct fnode *buckets[NBUCKETS];
+};
+
+struct ftable *ftable_new(void)
+{
+	struct ftable *t = calloc(1, sizeof(*t));
+
+	if (t)
+		pthread_mutex_init(&t->lock, NULL);
+	return t;
+}
+
+static void fnode_free(struct fnode *n)
+{
+	fnode_unstage(n);
+	pthread_mutex_destroy(&n->lock);
+	free(n->path);
+	free(n->content_type);
+	free(n->keep_metadata_json);
+	free(n);
+}
+
+void ftable_free(struct ftable *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < NBUCKETS; i++)
+		while (t->buckets[i]) {
+			struct fnode *n = t->buckets[i];
+			t->buckets[i] = n->next;
+			fnode_free(n);
+		}
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static struct fnode **slot(struct ftable *t, uint64_t ino)
+{
+	return &t->buckets[(ino * 0x9e3779b97f4a7c15ull) >> 56];
+}
+
+struct fnode *ftable_find(struct ftable *t, uint64_t ino)
+{
+	struct fnode *n;
+
+	pthread_mutex_lock(&t->lock);
+	for (n = *slot(t, ino); n && n->ino != ino; n = n->next)
+		;
+	if (n)
+		n->refs++;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+struct fnode *ftable_find_path(struct ftable *t, const char *path)
+{
+	struct fnode *found = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < NBUCKETS && !found; i++)
+		for (struct fnode *n = t->buckets[i]; n; n = n->next)
+			if (strcmp(n->path, path) == 0) {
+				found = n;
+				n->refs++;
+				break;
+			}
+	pthread_mutex_unlock(&t->lock);
+	return found;
+}
+
+struct fnode *ftable_get(struct ftable *t, uint64_t ino, const char *path)
+{
+	struct fnode *n, *fresh = calloc(1, sizeof(*fresh));
+
+	if (fresh) {
+		fresh->path = strdup(path);
+		if (!fresh->path) {
+			free(fresh);
+			fresh = NULL;
+		}
+	}
+	pthread_mutex_lock(&t->lock);
+	for (n = *slot(t, ino); n && n->ino != ino; n = n->next)
+		;
+	if (!n && fresh) {
+		n = fresh;
+		fresh = NULL;
+		n->ino = ino;
+		n->fd = -1;
+		pthread_mutex_init(&n->lock, NULL);
+		n->next = *slot(t, ino);
+		*slot(t, ino) = n;
+	}
+	if (n)
+		n->refs++;
+	pthread_mutex_unlock(&t->lock);
+	if (fresh) {
+		free(fresh->path);
+		free(fresh);
+	}
+	return n;
+}
+
+void ftable_put(struct ftable *t, struct fnode *n)
+{
+	struct fnode **pp;
+	int last;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&t->lock);
+	last = --n->refs == 0;
+	if (last) {
+		for (pp = slot(t, n->ino); *pp != n; pp = &(*pp)->next)
+			;
+		*pp = n->next;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (last)
+		fnode_free(n);
+}
+
+int ftable_set_path(struct ftable *t, struct fnode *n, const char *path)
+{
+	char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	free(n->path);
+	n->path = p;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+struct rename_arg {
+	struct ftable *t;
+	const char *old, *new;
+};
+
+static int rename_one(struct fnode *n, void *arg)
+{
+	struct rename_arg *ra = arg;
+	size_t olen = strlen(ra->old), nlen = strlen(ra->new);
+
+	pthread_mutex_lock(&n->lock);
+	size_t rest = strlen(n->path + olen);
+	char *p = malloc(nlen + rest + 1);
+	if (p) {
+		memcpy(p, ra->new, nlen);
+		memcpy(p + nlen, n->path + olen, rest + 1);
+		ftable_set_path(ra->t, n, p);
+		free(p);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+void ftable_rename_dir(struct ftable *t, const char *old, const char *new)
+{
+	struct rename_arg ra = {t, old, new};
+
+	ftable_each(t, old, rename_one, &ra);
+}
+
+int ftable_each(struct ftable *t, const char *prefix, int (*fn)(struct fnode *, void *), void *arg)
+{
+	size_t plen = strlen(prefix), count = 0, cap = 16;
+	struct fnode **list = malloc(cap * sizeof(*list));
+	int rc = 0;
+
+	if (!list)
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < NBUCKETS && !rc; i++)
+		for (struct fnode *n = t->buckets[i]; n; n = n->next) {
+			if (plen && (strncmp(n->path, prefix, plen) != 0 || n->path[plen] != '/'))
+				continue;
+			if (count == cap) {
+				struct fnode **p = realloc(list, cap * 2 * sizeof(*p));
+				if (!p) {
+					rc = -ENOMEM;
+					break;
+				}
+				list = p;
+				cap *= 2;
+			}
+			n->refs++;
+			list[count++] = n;
+		}
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < count; i++) {
+		if (!rc)
+			rc = fn(list[i], arg);
+		ftable_put(t, list[i]);
+	}
+	free(list);
+	return rc;
+}
+
+void fnode_unstage(struct fnode *n)
+{
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+	if (n->stage_path)
+		unlink(n->stage_path);
+	free(n->stage_path);
+	n->stage_path = NULL;
+}
+
+static int replace_str(char **slot, const char *v)
+{
+	char *copy = v ? strdup(v) : NULL;
+
+	if (v && !copy)
+		return -ENOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* Copies generation gen of the object into fd. */
+static int download(struct gmfs *fs, const char *path, uint64_t gen, uint64_t size, int fd)
+{
+	char *buf = malloc(IO_CHUNK);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t off = 0; off < size && !rc;) {
+		size_t want = size - off < IO_CHUNK ? (size_t)(size - off) : IO_CHUNK;
+		ssize_t got = gcs_read(fs->gcs, path, gen, off, want, buf);
+
+		if (got < 0)
+			rc = (int)got;
+		else if (got == 0)
+			rc = -EIO; /* shorter than its size said */
+		else if (pwrite(fd, buf, (size_t)got, (off_t)off) != got)
+			rc = errno ? -errno : -EIO;
+		else
+			off += (uint64_t)got;
+	}
+	free(buf);
+	return rc;
+}
+
+int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
+{
+	struct gcs_object obj = {0};
+	int rc;
+
+	if (n->fd >= 0) {
+		if (truncate && n->size > 0) {
+			if (ftruncate(n->fd, 0) != 0)
+				return -errno;
+			n->size = 0;
+			n->dirty = 1;
+		}
+		return 0;
+	}
+	n->fd = stage_create(fs->stage, &n->stage_path);
+	if (n->fd < 0) {
+		rc = n->fd;
+		n->fd = -1;
+		log_error("staging %s: %s", n->path, strerror(-rc));
+		return rc;
+	}
+	/* The object may change between the stat and the download; try a few times. */
+	for (int attempt = 0;; attempt++) {
+		gcs_object_clear(&obj);
+		rc = gcs_stat(fs->gcs, n->path, &obj);
+		if (rc == -ENOENT) {
+			/* Gone from the bucket: writing it creates it again. */
+			n->generation = 0;
+			n->metageneration = 0;
+			n->size = 0;
+			n->dirty = 1;
+			clock_gettime(CLOCK_REALTIME, &n->mtime);
+			return 0;
+		}
+		if (rc)
+			break;
+		rc = truncate ? 0 : download(fs, n->path, obj.generation, obj.size, n->fd);
+		if (rc != -ENOENT || attempt == 2)
+			break;
+		if (ftruncate(n->fd, 0) != 0) {
+			rc = -errno;
+			break;
+		}
+	}
+	if (!rc)
+		rc = replace_str(&n->content_type, obj.content_type);
+	if (!rc)
+		rc = replace_str(&n->keep_metadata_json, obj.metadata_json);
+	if (!rc) {
+		n->generation = obj.generation;
+		n->metageneration = obj.metageneration;
+		n->size = truncate ? 0 : obj.size;
+		n->dirty = truncate && obj.size > 0;
+		n->mtime = obj.mtime;
+	} else {
+		fnode_unstage(n);
+	}
+	gcs_object_clear(&obj);
+	return rc;
+}
+
+static int checksum(int fd, uint64_t size, uint32_t *crc)
+{
+	char *buf = malloc(1u << 20);
+	uint32_t c = 0;
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t off = 0; off < size;) {
+		ssize_t got = pread(fd, buf, 1u << 20, (off_t)off);
+		if (got <= 0) {
+			rc = got < 0 ? -errno : -EIO;
+			break;
+		}
+		c = crc32c_update(c, buf, (size_t)got);
+		off += (uint64_t)got;
+	}
+	free(buf);
+	*crc = c;
+	return rc;
+}
+
+static void keep_for_user(struct gmfs *fs, struct fnode *n, const char *why)
+{
+	char *saved = NULL;
+	int rc = stage_recover(fs->stage, n->fd, n->path, &saved);
+
+	if (rc == 0) {
+		log_error("%s: %s; the data written here is saved in %s", n->path, why, saved);
+		n->dirty = 0;
+	} else {
+		log_error("%s: %s; copying the data to the recovery folder failed (%s), it stays "
+			  "in %s",
+			  n->path, why, strerror(-rc), n->stage_path);
+		/* Keep the staging file: forget its name so it is not removed. */
+		free(n->stage_path);
+		n->stage_path = NULL;
+	}
+	free(saved);
+}
+
+int fnode_upload(struct gmfs *fs, struct fnode *n, int final)
+{
+	char mtime[24], mode[8], uid[16], gid[16];
+	struct gcs_kv kv[4];
+	size_t nkv = 0;
+	struct gcs_object obj = {0};
+	uint32_t crc;
+	int rc;
+
+	if (!n->dirty || n->unlinked)
+		return 0;
+	if (n->fd < 0)
+		return -EIO;
+	rc = checksum(n->fd, n->size, &crc);
+	if (rc)
+		goto failed;
+
+	snprintf(mtime, sizeof(mtime), "%lld", (long long)n->mtime.tv_sec);
+	kv[nkv++] = (struct gcs_kv){"goog-reserved-file-mtime", mtime};
+	if (n->mode_set) {
+		snprintf(mode, sizeof(mode), "%03o", (unsigned)(n->mode & 0777));
+		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-mode", mode};
+	}
+	if (n->uid_set) {
+		snprintf(uid, sizeof(uid), "%u", (unsigned)n->uid);
+		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-uid", uid};
+	}
+	if (n->gid_set) {
+		snprintf(gid, sizeof(gid), "%u", (unsigned)n->gid);
+		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-gid", gid};
+	}
+	struct gcs_put put = {
+		.name = n->path,
+		.fd = n->fd,
+		.size = n->size,
+		.crc32c = crc,
+		.content_type = n->content_type,
+		.keep_metadata_json = n->keep_metadata_json,
+		.metadata = kv,
+		.n_metadata = nkv,
+		.if_generation = n->generation,
+		.chunk_size = fs->chunk_size,
+	};
+	rc = gcs_upload(fs->gcs, &put, &obj);
+	if (rc == -ESTALE) {
+		/* Ours already, if an earlier attempt succeeded but its answer was lost? */
+		struct gcs_object now = {0};
+
+		if (gcs_stat(fs->gcs, n->path, &now) == 0 && now.has_crc32c && now.crc32c == crc &&
+		    now.size == n->size && now.generation != n->generation) {
+			gcs_object_clear(&obj);
+			obj = now;
+			rc = 0;
+		} else {
+			gcs_object_clear(&now);
+		}
+	}
+	if (rc == 0) {
+		struct iattr a;
+
+		n->generation = obj.generation;
+		n->metageneration = obj.metageneration;
+		n->dirty = 0;
+		n->failed = 0;
+		if (iattr_from_object(&a, &obj, 0, &fs->defaults) == 0) {
+			itable_set_attr(fs->inodes, n->ino, &a, fs->stat_ttl);
+			iattr_clear(&a);
+		}
+		/* What the kernel caches for this inode is exactly what was uploaded. */
+		itable_note_open_generation(fs->inodes, n->ino, obj.generation);
+		gcs_object_clear(&obj);
+		return 0;
+	}
+failed:
+	if (rc == -ESTALE) {
+		keep_for_user(fs, n,
+			      "not uploaded: the object was changed by someone else after it was "
+			      "opened here");
+	} else if (final) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "upload failed (%s)", strerror(-rc));
+		keep_for_user(fs, n, why);
+	} else {
+		n->failed = 1;
+		log_error("%s: upload failed (%s); the data stays staged in %s and is uploaded "
+			  "again at the next flush or close",
+			  n->path, strerror(-rc), n->stage_path);
+	}
+	return rc;
+}

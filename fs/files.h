@@ -1,0 +1,80 @@
+/* Open files and their write state.
+ *
+ * A struct fnode exists for an inode while it has open handles or is being changed. Once a
+ * file is opened for writing, its data lives in a staging file (see fs/stage.h) until it is
+ * uploaded on flush, fsync or the last close; reads through any handle of the same inode
+ * then come from that file, so a process sees its own writes at once.
+ *
+ * Locks: ftable's lock guards the table and each node's refs; it is a leaf lock. A node's
+ * path changes only with both its mutex and ftable's lock held, so either one suffices to
+ * read it.
+ * A node's own mutex guards everything else in it and is held across uploads, so that a
+ * flush and a write never interleave. Take a node mutex first, then (inside modules) the
+ * inode table's or ftable's lock; never two node mutexes at once. */
+#ifndef GCSMOUNT_FS_FILES_H
+#define GCSMOUNT_FS_FILES_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct gmfs;
+struct gcs_object;
+struct ftable;
+
+struct fnode {
+	uint64_t ino;
+	char *path; /* the object's name */
+
+	pthread_mutex_t lock;
+	unsigned opens; /* open handles */
+	int fd;		/* staging file, -1 while the data lives only in GCS */
+	char *stage_path;
+	int dirty;    /* staged data (or attributes) not yet uploaded */
+	int unlinked; /* the name was removed while open: nothing to upload */
+	int failed;   /* the last upload failed; retried at the last close */
+	uint64_t size;
+	uint64_t generation; /* of the object the staged data replaces; 0: a new object */
+	uint64_t metageneration;
+	struct timespec mtime;
+	mode_t mode; /* permission bits to store when mode_set */
+	uid_t uid;
+	gid_t gid;
+	unsigned mode_set : 1, uid_set : 1, gid_set : 1;
+	char *content_type;
+	char *keep_metadata_json;
+
+	unsigned refs; /* ftable's lock */
+	struct fnode *next;
+};
+
+struct ftable *ftable_new(void);
+void ftable_free(struct ftable *t);
+
+/* The node of ino, created for path if there is none; takes a reference. NULL: ENOMEM. */
+struct fnode *ftable_get(struct ftable *t, uint64_t ino, const char *path);
+/* The node of ino, or of path, if one exists; takes a reference. */
+struct fnode *ftable_find(struct ftable *t, uint64_t ino);
+struct fnode *ftable_find_path(struct ftable *t, const char *path);
+/* Drops a reference; the last one frees the node. Never call with the node mutex held. */
+void ftable_put(struct ftable *t, struct fnode *n);
+/* Gives n a new name; the caller holds n's mutex. Returns 0 or -ENOMEM. */
+int ftable_set_path(struct ftable *t, struct fnode *n, const char *path);
+/* Renames every node below old/ to the same place below new/; no node mutex held. */
+void ftable_rename_dir(struct ftable *t, const char *old, const char *new);
+/* Calls fn on every node whose path is below prefix/ (all nodes for ""), with a reference
+ * held and no lock. Stops at and returns the first non-zero result. */
+int ftable_each(struct ftable *t, const char *prefix, int (*fn)(struct fnode *, void *), void *arg);
+
+/* With the node mutex held: make sure the data is staged. Fetches the object's current
+ * state; unless truncate is set, downloads its data. A missing object stages as new. */
+int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate);
+/* With the node mutex held: upload the staged data if dirty. On a conflict (-ESTALE) or a
+ * failure at the last close (final set), the data is copied to the recovery folder first
+ * and the log says where. */
+int fnode_upload(struct gmfs *fs, struct fnode *n, int final);
+/* With the node mutex held: close and remove the staging file. */
+void fnode_unstage(struct fnode *n);
+
+#endif

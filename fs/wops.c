@@ -1,0 +1,944 @@
+/* FUSE operations that change the bucket.
+ *
+ * Data: create and open-for-write stage the file (fs/files.c); writes go to the staging
+ * file; flush, fsync and the last close upload it. A created file exists only here until
+ * its first upload, and listings and lookups show it meanwhile.
+ * Attributes: chmod, chown and utimens patch the object's metadata (goog-reserved-posix-*,
+ * goog-reserved-file-mtime) without rewriting data, or ride along with a pending upload.
+ * Directories: mkdir writes a "dir/" placeholder; rmdir deletes it when nothing else is
+ * under the prefix; a directory rename moves every object under it, one by one (not atomic).
+ * Files: rename is one objects.move; unlink deletes the generation it knows, and a second
+ * time with the current one if someone replaced it meanwhile.
+ *
+ * Names GCS cannot store are refused before any request: over 1,024 bytes of object name
+ * (ENAMETOOLONG), or a carriage return or line feed (EINVAL). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/dir.h"
+#include "fs/ops_i.h"
+#include "fs/stage.h"
+#include "gcs/client.h"
+#include "gcs/write.h"
+#include "util/crc32c.h"
+#include "util/log.h"
+
+#define OBJECT_NAME_MAX 1024
+
+static void now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* The object name of a new entry name in directory parent. */
+static int new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir, char **path)
+{
+	char *dirpath = NULL;
+	int pdir = 0;
+	int rc = itable_get(fs->inodes, parent, &dirpath, &pdir, NULL, NULL);
+
+	*path = NULL;
+	if (rc)
+		return rc;
+	rc = -ENOTDIR;
+	if (!pdir)
+		goto out;
+	rc = -ENAMETOOLONG;
+	if (strlen(name) > 255)
+		goto out;
+	rc = -EINVAL;
+	if (strpbrk(name, "\r\n") || !dir_name_showable(name, strlen(name)))
+		goto out;
+	rc = -ENOMEM;
+	*path = dir_join(dirpath, name);
+	if (!*path)
+		goto out;
+	rc = 0;
+	if (strlen(*path) + (is_dir ? 1 : 0) > OBJECT_NAME_MAX) {
+		rc = -ENAMETOOLONG;
+		free(*path);
+		*path = NULL;
+	}
+out:
+	free(dirpath);
+	return rc;
+}
+
+/* An existing entry's object name. */
+static int old_name(struct gmfs *fs, fuse_ino_t parent, const char *name, char **path)
+{
+	char *dirpath = NULL;
+	int rc = itable_get(fs->inodes, parent, &dirpath, NULL, NULL, NULL);
+
+	*path = NULL;
+	if (rc)
+		return rc;
+	*path = dir_join(dirpath, name);
+	free(dirpath);
+	return *path ? 0 : -ENOMEM;
+}
+
+#define REFUSE_IF_READ_ONLY(fs, req)                  \
+	do {                                          \
+		if ((fs)->read_only) {                \
+			fuse_reply_err((req), EROFS); \
+			return;                       \
+		}                                     \
+	} while (0)
+
+int wop_open_for_write(struct gmfs *fs, struct fnode *n, int truncate)
+{
+	return fnode_stage(fs, n, truncate);
+}
+
+void wop_last_close(struct gmfs *fs, struct fnode *n)
+{
+	if (n->dirty && !n->unlinked)
+		fnode_upload(fs, n, 1);
+	if (n->stage_path || n->fd >= 0)
+		fnode_unstage(n);
+	n->mode_set = n->uid_set = n->gid_set = 0;
+}
+
+void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct iattr attr;
+	struct handle *h = NULL;
+	char *path = NULL;
+	int rc;
+
+	REFUSE_IF_READ_ONLY(fs, req);
+	rc = new_name(fs, parent, name, 0, &path);
+	if (rc)
+		goto fail;
+	rc = iattr_from_object(&attr, NULL, 0, &fs->defaults);
+	if (rc)
+		goto fail;
+	attr.mode = S_IFREG | (mode & 07777);
+	now(&attr.mtime);
+	attr.ctime = attr.mtime;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = itable_ref(fs->inodes, path, 0, &attr, fs->stat_ttl);
+	rc = -ENOMEM;
+	h = calloc(1, sizeof(*h));
+	if (!e.ino || !h)
+		goto fail_ref;
+	h->node = ftable_get(fs->files, e.ino, path);
+	if (!h->node)
+		goto fail_ref;
+	h->writable = 1;
+
+	struct fnode *n = h->node;
+	pthread_mutex_lock(&n->lock);
+	rc = 0;
+	if (n->fd < 0) {
+		n->fd = stage_create(fs->stage, &n->stage_path);
+		rc = n->fd < 0 ? n->fd : 0;
+		if (rc)
+			n->fd = -1;
+	} else if (ftruncate(n->fd, 0) != 0) {
+		rc = -errno;
+	}
+	if (!rc) {
+		/* Nothing of this name is in the bucket, as far as the kernel knows: the upload
+		 * insists on that (ifGenerationMatch=0). */
+		n->generation = 0;
+		n->metageneration = 0;
+		n->size = 0;
+		n->dirty = 1;
+		n->unlinked = 0;
+		n->mtime = attr.mtime;
+		n->mode = mode & 07777;
+		n->mode_set = n->mode != fs->defaults.file_mode;
+		n->opens++;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (rc)
+		goto fail_ref;
+
+	e.attr_timeout = fs->stat_ttl;
+	e.entry_timeout = fs->stat_ttl;
+	fs_fill_stat(&e.attr, e.ino, &attr);
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		pthread_mutex_lock(&n->lock);
+		if (--n->opens == 0)
+			wop_last_close(fs, n);
+		pthread_mutex_unlock(&n->lock);
+		ftable_put(fs->files, n);
+		free(h);
+		itable_forget(fs->inodes, e.ino, 1);
+	}
+	iattr_clear(&attr);
+	free(path);
+	return;
+fail_ref:
+	if (h)
+		ftable_put(fs->files, h->node);
+	free(h);
+	if (e.ino)
+		itable_forget(fs->inodes, e.ino, 1);
+	iattr_clear(&attr);
+fail:
+	free(path);
+	fuse_reply_err(req, -rc);
+}
+
+void wop_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	       struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct fnode *n = h->node;
+	ssize_t got;
+
+	(void)ino;
+	pthread_mutex_lock(&n->lock);
+	if (n->fd < 0) {
+		got = -EBADF;
+	} else {
+		got = pwrite(n->fd, buf, size, off);
+		if (got < 0) {
+			got = -errno;
+			if (got == -ENOSPC || got == -EDQUOT)
+				log_error("%s: the staging area is full; writes fail with %s "
+					  "until space is freed",
+					  n->path, strerror((int)-got));
+		} else {
+			if ((uint64_t)off + (uint64_t)got > n->size)
+				n->size = (uint64_t)off + (uint64_t)got;
+			n->dirty = 1;
+			now(&n->mtime);
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_write(req, (size_t)got);
+}
+
+static void flush_node(fuse_req_t req, struct fnode *n)
+{
+	struct gmfs *fs = fs_of(req);
+	int rc = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->dirty && !n->unlinked)
+		rc = fnode_upload(fs, n, 0);
+	pthread_mutex_unlock(&n->lock);
+	fuse_reply_err(req, -rc);
+}
+
+void wop_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	/* Closing a read-only descriptor does not publish another descriptor's writes. */
+	if (!h->writable) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	flush_node(req, h->node);
+}
+
+void wop_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	(void)datasync;
+	flush_node(req, h->node);
+}
+
+/* Builds the metadata entries for the attributes being set. */
+struct attr_kv {
+	struct gcs_kv kv[4];
+	size_t n;
+	char mode[8], uid[16], gid[16], mtime[24];
+};
+
+static void attr_kv_build(struct attr_kv *a, const struct stat *st, int to_set,
+			  struct timespec *mtime)
+{
+	a->n = 0;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		snprintf(a->mode, sizeof(a->mode), "%03o", (unsigned)(st->st_mode & 0777));
+		a->kv[a->n++] = (struct gcs_kv){"goog-reserved-posix-mode", a->mode};
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		snprintf(a->uid, sizeof(a->uid), "%u", (unsigned)st->st_uid);
+		a->kv[a->n++] = (struct gcs_kv){"goog-reserved-posix-uid", a->uid};
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		snprintf(a->gid, sizeof(a->gid), "%u", (unsigned)st->st_gid);
+		a->kv[a->n++] = (struct gcs_kv){"goog-reserved-posix-gid", a->gid};
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			now(mtime);
+		else
+			*mtime = st->st_mtim;
+		snprintf(a->mtime, sizeof(a->mtime), "%lld", (long long)mtime->tv_sec);
+		a->kv[a->n++] = (struct gcs_kv){"goog-reserved-file-mtime", a->mtime};
+	}
+}
+
+/* Stores attributes on the object itself (a file, or a directory's placeholder, which is
+ * created when the directory has none). Updates the inode table with the result. */
+static int patch_attrs(struct gmfs *fs, uint64_t ino, const char *path, int is_dir,
+		       const struct iattr *cur, const struct attr_kv *a)
+{
+	struct gcs_object obj = {0};
+	char *name = is_dir ? dir_join(path, "") : strdup(path);
+	uint64_t metagen = is_dir ? 0 : cur->metageneration;
+	int rc = -ENOMEM;
+
+	if (!name)
+		return rc;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (!metagen) {
+			/* Unknown or stale: ask. A directory without a placeholder gets one. */
+			gcs_object_clear(&obj);
+			rc = gcs_stat(fs->gcs, name, &obj);
+			if (rc == -ENOENT && is_dir) {
+				struct gcs_put put = {.name = name,
+						      .fd = -1,
+						      .mem = "",
+						      .metadata = a->kv,
+						      .n_metadata = a->n};
+				gcs_object_clear(&obj);
+				rc = gcs_upload(fs->gcs, &put, &obj);
+				if (rc == -ESTALE)
+					continue; /* created meanwhile: patch it */
+				break;
+			}
+			if (rc)
+				break;
+			metagen = obj.metageneration;
+			gcs_object_clear(&obj);
+		}
+		rc = gcs_patch_metadata(fs->gcs, name, metagen, a->kv, a->n, &obj);
+		if (rc != -ESTALE)
+			break;
+		metagen = 0; /* someone else changed it: read it again and retry */
+	}
+	if (rc == 0) {
+		struct iattr attr;
+
+		if (iattr_from_object(&attr, &obj, is_dir, &fs->defaults) == 0) {
+			if (is_dir)
+				attr.generation = obj.generation;
+			itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
+			iattr_clear(&attr);
+		}
+	}
+	gcs_object_clear(&obj);
+	free(name);
+	return rc;
+}
+
+static int set_size(struct gmfs *fs, uint64_t ino, const char *path, uint64_t size)
+{
+	struct fnode *n = ftable_get(fs->files, ino, path);
+	int rc;
+
+	if (!n)
+		return -ENOMEM;
+	pthread_mutex_lock(&n->lock);
+	rc = fnode_stage(fs, n, size == 0);
+	if (!rc && ftruncate(n->fd, (off_t)size) != 0)
+		rc = -errno;
+	if (!rc) {
+		n->size = size;
+		n->dirty = 1;
+		now(&n->mtime);
+		/* truncate(2) on a file nobody has open: publish now. */
+		if (n->opens == 0) {
+			rc = fnode_upload(fs, n, 0);
+			fnode_unstage(n);
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	ftable_put(fs->files, n);
+	return rc;
+}
+
+void wop_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
+		 struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct iattr cur = {0};
+	struct attr_kv a;
+	struct timespec mtime = {0};
+	char *path = NULL;
+	int is_dir = 0;
+	int rc;
+
+	(void)fi;
+	REFUSE_IF_READ_ONLY(fs, req);
+	rc = itable_get(fs->inodes, ino, &path, &is_dir, &cur, NULL);
+	if (rc)
+		goto out;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		rc = is_dir ? -EISDIR : set_size(fs, ino, path, (uint64_t)st->st_size);
+		if (rc)
+			goto out;
+	}
+	attr_kv_build(&a, st, to_set, &mtime);
+	if (a.n == 0)
+		goto out;
+	if (is_dir && !*path)
+		goto out; /* the bucket's root has no object to keep attributes on */
+
+	/* A file with data waiting for upload takes the attributes with it; a staged file
+	 * remembers them so that its next upload does not undo them. */
+	struct fnode *n = is_dir ? NULL : ftable_find(fs->files, ino);
+	int pending = 0;
+	if (n) {
+		pthread_mutex_lock(&n->lock);
+		if (n->fd >= 0) {
+			if (to_set & FUSE_SET_ATTR_MODE) {
+				n->mode = st->st_mode & 07777;
+				n->mode_set = 1;
+			}
+			if (to_set & FUSE_SET_ATTR_UID) {
+				n->uid = st->st_uid;
+				n->uid_set = 1;
+			}
+			if (to_set & FUSE_SET_ATTR_GID) {
+				n->gid = st->st_gid;
+				n->gid_set = 1;
+			}
+			if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
+				n->mtime = mtime;
+			pending = n->dirty;
+			if (!pending)
+				cur.metageneration = n->metageneration;
+		}
+		if (!pending)
+			rc = patch_attrs(fs, ino, path, 0, &cur, &a);
+		if (!rc && !pending && n->fd >= 0) {
+			struct iattr now_attr = {0};
+
+			if (itable_get(fs->inodes, ino, NULL, NULL, &now_attr, NULL) == 0)
+				n->metageneration = now_attr.metageneration;
+			iattr_clear(&now_attr);
+		}
+		pthread_mutex_unlock(&n->lock);
+		ftable_put(fs->files, n);
+	} else {
+		rc = patch_attrs(fs, ino, path, is_dir, &cur, &a);
+	}
+out:
+	iattr_clear(&cur);
+	free(path);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fs_reply_attr(req, ino);
+}
+
+/* Deletes an object, first at the generation we know, then (if someone replaced it meanwhile)
+ * at the current one: unlink removes whatever the name holds. */
+static int delete_current(struct gmfs *fs, const char *name, uint64_t generation)
+{
+	int rc = -ESTALE;
+
+	for (int attempt = 0; attempt < 3 && rc == -ESTALE; attempt++) {
+		if (!generation) {
+			struct gcs_object obj = {0};
+
+			rc = gcs_stat(fs->gcs, name, &obj);
+			generation = obj.generation;
+			gcs_object_clear(&obj);
+			if (rc)
+				return rc;
+		}
+		rc = gcs_delete(fs->gcs, name, generation);
+		generation = 0;
+	}
+	return rc;
+}
+
+void wop_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct gmfs *fs = fs_of(req);
+	struct iattr attr = {0};
+	char *path = NULL;
+	int local_only = 0;
+	int rc;
+
+	REFUSE_IF_READ_ONLY(fs, req);
+	rc = old_name(fs, parent, name, &path);
+	if (rc)
+		goto out;
+	struct fnode *n = ftable_find_path(fs->files, path);
+	if (n) {
+		pthread_mutex_lock(&n->lock);
+		local_only = n->fd >= 0 && n->generation == 0;
+		/* Open descriptors keep working on the staged data; nothing is uploaded. */
+		n->unlinked = 1;
+		n->dirty = 0;
+		pthread_mutex_unlock(&n->lock);
+		ftable_put(fs->files, n);
+	}
+	uint64_t generation = 0;
+	if (itable_lookup_path(fs->inodes, path, 0, NULL, &attr) == 0)
+		generation = attr.generation;
+	rc = delete_current(fs, path, generation);
+	if (rc == -ENOENT && local_only)
+		rc = 0;
+	if (!rc)
+		itable_detach(fs->inodes, path, 0);
+out:
+	iattr_clear(&attr);
+	free(path);
+	fuse_reply_err(req, -rc);
+}
+
+void wop_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct gmfs *fs = fs_of(req);
+	struct gcs_object obj = {0};
+	struct iattr attr = {0};
+	char *path = NULL, *placeholder = NULL;
+	char mtime[24], modestr[8];
+	struct gcs_kv kv[2];
+	size_t nkv = 0;
+	int is_dir;
+	int rc;
+
+	REFUSE_IF_READ_ONLY(fs, req);
+	rc = new_name(fs, parent, name, 1, &path);
+	if (rc)
+		goto out;
+	rc = fs_resolve(fs, path, &is_dir, &attr);
+	iattr_clear(&attr);
+	if (rc != -ENOENT) {
+		rc = rc ? rc : -EEXIST;
+		goto out;
+	}
+	rc = -ENOMEM;
+	placeholder = dir_join(path, "");
+	if (!placeholder)
+		goto out;
+	struct timespec t;
+	now(&t);
+	snprintf(mtime, sizeof(mtime), "%lld", (long long)t.tv_sec);
+	kv[nkv++] = (struct gcs_kv){"goog-reserved-file-mtime", mtime};
+	if ((mode & 07777) != fs->defaults.dir_mode) {
+		snprintf(modestr, sizeof(modestr), "%03o", (unsigned)(mode & 0777));
+		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-mode", modestr};
+	}
+	struct gcs_put put = {
+		.name = placeholder, .fd = -1, .mem = "", .metadata = kv, .n_metadata = nkv};
+	rc = gcs_upload(fs->gcs, &put, &obj);
+	if (rc == -ESTALE)
+		rc = -EEXIST;
+	if (rc)
+		goto out;
+	rc = iattr_from_object(&attr, &obj, 1, &fs->defaults);
+	if (rc)
+		goto out;
+	attr.generation = obj.generation;
+	fs_reply_entry(req, path, 1, &attr);
+out:
+	if (rc)
+		fuse_reply_err(req, -rc);
+	gcs_object_clear(&obj);
+	iattr_clear(&attr);
+	free(placeholder);
+	free(path);
+}
+
+static int staged_below(struct fnode *n, void *arg)
+{
+	int busy;
+
+	(void)arg;
+	pthread_mutex_lock(&n->lock);
+	busy = n->fd >= 0 && !n->unlinked && n->generation == 0;
+	pthread_mutex_unlock(&n->lock);
+	return busy;
+}
+
+/* Whether the directory holds anything besides its placeholder; *placeholder_gen gets the
+ * placeholder's generation (0 if none). Returns 1 (non-empty), 0 (empty) or -errno. */
+static int dir_contents(struct gmfs *fs, const char *path, uint64_t *placeholder_gen)
+{
+	struct gcs_list_page page = {0};
+	char *prefix = dir_join(path, "");
+	int rc;
+
+	*placeholder_gen = 0;
+	if (!prefix)
+		return -ENOMEM;
+	struct gcs_list_query q = {.prefix = prefix, .delimiter = "/", .max_results = 2};
+	rc = gcs_list(fs->gcs, &q, &page);
+	if (!rc) {
+		size_t others = page.n_prefixes;
+
+		for (size_t i = 0; i < page.n_items; i++) {
+			if (strcmp(page.items[i].name, prefix) == 0)
+				*placeholder_gen = page.items[i].generation;
+			else
+				others++;
+		}
+		rc = others > 0;
+	}
+	if (rc == 0 && ftable_each(fs->files, path, staged_below, NULL) > 0)
+		rc = 1;
+	gcs_list_page_clear(&page);
+	free(prefix);
+	return rc;
+}
+
+void wop_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct gmfs *fs = fs_of(req);
+	char *path = NULL, *placeholder = NULL;
+	uint64_t gen = 0;
+	int rc;
+
+	REFUSE_IF_READ_ONLY(fs, req);
+	rc = old_name(fs, parent, name, &path);
+	if (rc)
+		goto out;
+	rc = dir_contents(fs, path, &gen);
+	if (rc > 0)
+		rc = -ENOTEMPTY;
+	if (rc)
+		goto out;
+	/* An implicit directory that lost its last object is gone already: done. */
+	if (!gen) {
+		itable_detach(fs->inodes, path, 1);
+		goto out;
+	}
+	rc = -ENOMEM;
+	placeholder = dir_join(path, "");
+	if (placeholder)
+		rc = delete_current(fs, placeholder, gen);
+	if (!rc)
+		itable_detach(fs->inodes, path, 1);
+out:
+	free(placeholder);
+	free(path);
+	fuse_reply_err(req, -rc);
+}
+
+static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sattr, const char *dst,
+		       int dexists, const struct iattr *dattr)
+{
+	struct gcs_object obj = {0};
+	struct fnode *n = ftable_find_path(fs->files, src);
+	uint64_t gen = sattr->generation;
+	uint64_t dst_gen = dexists ? dattr->generation : 0;
+	int rc = 0;
+
+	if (n) {
+		/* The move must carry what was written: upload first, and hold the node so no
+		 * write slips in between. */
+		pthread_mutex_lock(&n->lock);
+		if (n->dirty && !n->unlinked)
+			rc = fnode_upload(fs, n, 0);
+		if (n->generation)
+			gen = n->generation;
+	}
+	for (int attempt = 0; !rc && attempt < 3; attempt++) {
+		rc = gcs_move(fs->gcs, src, gen, dst, dst_gen, &obj);
+		if (rc != -ESTALE)
+			break;
+		/* Either side changed meanwhile: read both again. */
+		struct gcs_object s = {0}, d = {0};
+		rc = gcs_stat(fs->gcs, src, &s);
+		gen = s.generation;
+		if (!rc) {
+			int drc = gcs_stat(fs->gcs, dst, &d);
+
+			dst_gen = drc == 0 ? d.generation : 0;
+			rc = drc == -ENOENT ? 0 : drc;
+		}
+		gcs_object_clear(&s);
+		gcs_object_clear(&d);
+	}
+	if (!rc) {
+		struct iattr attr;
+		uint64_t ino = 0;
+
+		itable_rename(fs->inodes, src, 0, dst);
+		if (itable_lookup_path(fs->inodes, dst, 0, &ino, NULL) == 0 &&
+		    iattr_from_object(&attr, &obj, 0, &fs->defaults) == 0) {
+			itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
+			iattr_clear(&attr);
+		}
+		if (n) {
+			ftable_set_path(fs->files, n, dst);
+			n->generation = obj.generation;
+			n->metageneration = obj.metageneration;
+		}
+	}
+	if (n) {
+		pthread_mutex_unlock(&n->lock);
+		ftable_put(fs->files, n);
+	}
+	gcs_object_clear(&obj);
+	return rc;
+}
+
+static int flush_below(struct fnode *n, void *arg)
+{
+	struct gmfs *fs = arg;
+	int rc = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->dirty && !n->unlinked)
+		rc = fnode_upload(fs, n, 0);
+	pthread_mutex_unlock(&n->lock);
+	return rc;
+}
+
+struct name_gen {
+	char *name;
+	uint64_t generation;
+};
+
+/* Every object under prefix, or -EXDEV past limit (mv then copies instead). */
+static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct name_gen **out,
+		    size_t *count)
+{
+	struct gcs_list_page page = {0};
+	char *token = NULL;
+	size_t n = 0, cap = 0;
+	struct name_gen *v = NULL;
+	int rc;
+
+	do {
+		struct gcs_list_query q = {.prefix = prefix, .page_token = token};
+
+		rc = gcs_list(fs->gcs, &q, &page);
+		for (size_t i = 0; !rc && i < page.n_items; i++) {
+			if (n == limit) {
+				rc = -EXDEV;
+				break;
+			}
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct name_gen *p = realloc(v, nc * sizeof(*p));
+				if (!p) {
+					rc = -ENOMEM;
+					break;
+				}
+				v = p;
+				cap = nc;
+			}
+			v[n].name = page.items[i].name;
+			v[n].generation = page.items[i].generation;
+			page.items[i].name = NULL;
+			n++;
+		}
+		free(token);
+		token = page.next_page_token;
+		page.next_page_token = NULL;
+		gcs_list_page_clear(&page);
+	} while (!rc && token);
+	free(token);
+	if (rc) {
+		for (size_t i = 0; i < n; i++)
+			free(v[i].name);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dexists)
+{
+	struct name_gen *objs = NULL;
+	size_t count = 0, slen = strlen(src), moved = 0;
+	char *sprefix = dir_join(src, "");
+	uint64_t dst_placeholder = 0;
+	int rc = -ENOMEM;
+
+	if (!sprefix)
+		return rc;
+	rc = -EINVAL; /* into itself */
+	if (strncmp(dst, sprefix, slen + 1) == 0)
+		goto out;
+	if (dexists) {
+		rc = dir_contents(fs, dst, &dst_placeholder);
+		if (rc > 0)
+			rc = -ENOTEMPTY;
+		if (rc)
+			goto out;
+	}
+	rc = ftable_each(fs->files, src, flush_below, fs);
+	if (rc)
+		goto out;
+	rc = list_all(fs, sprefix, fs->rename_dir_limit, &objs, &count);
+	if (rc == -EXDEV)
+		log_info("rename of /%s: more than %zu objects (rename_dir_limit); refused, so "
+			 "that tools copy instead",
+			 src, fs->rename_dir_limit);
+	if (rc)
+		goto out;
+	if (dst_placeholder) {
+		char *p = dir_join(dst, "");
+
+		rc = p ? gcs_delete(fs->gcs, p, dst_placeholder) : -ENOMEM;
+		free(p);
+		if (rc && rc != -ENOENT)
+			goto out;
+	}
+	rc = 0;
+	for (; moved < count && !rc; moved++) {
+		char *to = malloc(strlen(dst) + strlen(objs[moved].name + slen) + 1);
+
+		rc = -ENOMEM;
+		if (to) {
+			sprintf(to, "%s%s", dst, objs[moved].name + slen);
+			rc = gcs_move(fs->gcs, objs[moved].name, objs[moved].generation, to, 0,
+				      NULL);
+			free(to);
+		}
+	}
+	if (rc) {
+		log_error("rename of /%s to /%s stopped after %zu of %zu objects: %s; the rest "
+			  "are still under /%s",
+			  src, dst, moved - 1, count, strerror(-rc), src);
+		rc = -EIO;
+	}
+	/* Even a partial move renamed some names: the inode table must follow them. */
+	if (!rc || moved > 1) {
+		itable_rename(fs->inodes, src, 1, dst);
+		ftable_rename_dir(fs->files, src, dst);
+	}
+out:
+	for (size_t i = 0; i < count; i++)
+		free(objs[i].name);
+	free(objs);
+	free(sprefix);
+	return rc;
+}
+
+void wop_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		const char *newname, unsigned int flags)
+{
+	struct gmfs *fs = fs_of(req);
+	struct iattr sattr = {0}, dattr = {0};
+	char *src = NULL, *dst = NULL;
+	int sdir = 0, ddir = 0, dexists;
+	int rc;
+
+	REFUSE_IF_READ_ONLY(fs, req);
+	rc = -EINVAL; /* RENAME_EXCHANGE and RENAME_WHITEOUT need what GCS cannot do atomically */
+	if (flags & ~(unsigned)RENAME_NOREPLACE)
+		goto out;
+	rc = old_name(fs, parent, name, &src);
+	if (!rc)
+		rc = fs_resolve(fs, src, &sdir, &sattr);
+	if (!rc)
+		rc = new_name(fs, newparent, newname, sdir, &dst);
+	if (rc)
+		goto out;
+	rc = fs_resolve(fs, dst, &ddir, &dattr);
+	if (rc && rc != -ENOENT)
+		goto out;
+	dexists = rc == 0;
+	rc = 0;
+	if (strcmp(src, dst) == 0)
+		goto out;
+	if (dexists && (flags & RENAME_NOREPLACE))
+		rc = -EEXIST;
+	else if (dexists && sdir != ddir)
+		rc = sdir ? -ENOTDIR : -EISDIR;
+	else if (sdir)
+		rc = rename_dir(fs, src, dst, dexists);
+	else
+		rc = rename_file(fs, src, &sattr, dst, dexists, &dattr);
+out:
+	iattr_clear(&sattr);
+	iattr_clear(&dattr);
+	free(src);
+	free(dst);
+	fuse_reply_err(req, -rc);
+}
+
+void wop_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct gmfs *fs = fs_of(req);
+	struct gcs_object obj = {0};
+	struct iattr attr = {0};
+	char *path = NULL;
+	char mtime[24];
+	int is_dir;
+	int rc;
+
+	REFUSE_IF_READ_ONLY(fs, req);
+	rc = new_name(fs, parent, name, 0, &path);
+	if (rc)
+		goto out;
+	rc = fs_resolve(fs, path, &is_dir, &attr);
+	iattr_clear(&attr);
+	if (rc != -ENOENT) {
+		rc = rc ? rc : -EEXIST;
+		goto out;
+	}
+	struct timespec t;
+	now(&t);
+	snprintf(mtime, sizeof(mtime), "%lld", (long long)t.tv_sec);
+	/* Both forms: gcloud and Storage Transfer Service read the first, gcsfuse either. */
+	struct gcs_kv kv[] = {{"goog-reserved-file-is-symlink", "true"},
+			      {"gcsfuse_symlink_target", link},
+			      {"goog-reserved-file-mtime", mtime}};
+	struct gcs_put put = {.name = path,
+			      .fd = -1,
+			      .mem = link,
+			      .size = strlen(link),
+			      .crc32c = crc32c_update(0, link, strlen(link)),
+			      .metadata = kv,
+			      .n_metadata = 3};
+	rc = gcs_upload(fs->gcs, &put, &obj);
+	if (rc == -ESTALE)
+		rc = -EEXIST;
+	if (!rc)
+		rc = iattr_from_object(&attr, &obj, 0, &fs->defaults);
+	if (!rc)
+		fs_reply_entry(req, path, 0, &attr);
+out:
+	if (rc)
+		fuse_reply_err(req, -rc);
+	gcs_object_clear(&obj);
+	iattr_clear(&attr);
+	free(path);
+}
+
+static int final_upload(struct fnode *n, void *arg)
+{
+	struct gmfs *fs = arg;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->dirty && !n->unlinked)
+		fnode_upload(fs, n, 1);
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+void wop_destroy(void *userdata)
+{
+	struct gmfs *fs = userdata;
+
+	/* Unmounting: whatever is still staged and unpublished goes up now, or is kept. */
+	ftable_each(fs->files, "", final_upload, fs);
+}

@@ -1,0 +1,85 @@
+/* Private to gcs/: the client's state and the request engine shared by its operation files.
+ *
+ * A struct gcs_req is set up with gcs_req_init(), given a URL, headers and optionally a body,
+ * run with gcs_perform() (which retries), inspected, and released with gcs_req_free(). */
+#ifndef GCSMOUNT_GCS_CLIENT_I_H
+#define GCSMOUNT_GCS_CLIENT_I_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "gcs/client.h"
+#include "gcs/errbody.h"
+#include "gcs/status.h"
+#include "util/buf.h"
+
+/* The attributes gcsmount reads; keeping the field list short keeps listings small. */
+#define OBJECT_FIELDS "name,size,generation,metageneration,updated,crc32c,contentType,metadata"
+
+#define JSON_BODY_MAX (64u << 20)
+#define ERROR_BODY_MAX (64u << 10)
+
+struct gcs_client {
+	struct gcs_client_opts o;
+	char *endpoint;
+	char *bucket;
+	char *ca_file;
+	char *json_base; /* .../storage/v1/b/BUCKET */
+	char *xml_base;	 /* .../BUCKET */
+
+	pthread_mutex_t pool_lock;
+	CURL **pool;
+	size_t pool_len, pool_cap;
+
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+	_Atomic uint64_t n_requests, n_retries, n_failures, n_bytes_in;
+};
+
+/* A request body: head bytes, then a range of a file, then tail bytes (any part may be
+ * empty). It is re-read from the start on every attempt, so retries resend it whole. */
+struct gcs_body {
+	const char *head;
+	size_t head_len;
+	int fd; /* -1: no file part */
+	uint64_t fd_off, fd_len;
+	const char *tail;
+	size_t tail_len;
+	uint64_t pos; /* read position within the whole body, reset per attempt */
+};
+
+struct gcs_req {
+	const char *op;	    /* operation name for the log, e.g. "objects.get" */
+	const char *object; /* object name for the log, or NULL */
+	const char *method;
+	struct buf url;
+	struct curl_slist *headers;
+	int max_attempts;	   /* 0: the client's default */
+	long quiet[2];		   /* HTTP statuses that are expected answers (logged at debug) */
+	int accept_308;		   /* a resumable upload's "keep going" counts as success */
+	struct gcs_body *body_out; /* request body, or NULL */
+
+	/* Response. */
+	CURL *curl;
+	long status;
+	enum gcs_xport xport;
+	char xport_msg[CURL_ERROR_SIZE];
+	struct buf body;
+	char *sink; /* 2xx bodies go here when set */
+	size_t sink_cap, sink_len;
+	int sink_overflow;
+	char request_id[128];
+	char location[2048]; /* Location header, for resumable sessions */
+	char range[64];	     /* Range header of a 308 */
+	struct gcs_errinfo err;
+};
+
+void gcs_req_init(struct gcs_req *r, const char *op, const char *method, const char *object);
+void gcs_req_free(struct gcs_req *r);
+/* Runs the request, retrying transient failures. Returns 0 on a 2xx answer (or a 308 when
+ * accept_308 is set), else -errno; failures are logged once. */
+int gcs_perform(struct gcs_client *c, struct gcs_req *r);
+
+#endif
