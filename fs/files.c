@@ -40,8 +40,40 @@ struct ftable *ftable_new(void)
 	return t;
 }
 
+struct handle *handle_open(struct fnode *n, uint64_t generation, uint64_t size, int writable)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->node = n;
+	h->generation = generation;
+	h->size = size;
+	h->writable = writable;
+	h->next = n->handles;
+	n->handles = h;
+	n->opens++;
+	return h;
+}
+
+void handle_close(struct handle *h)
+{
+	struct handle **pp;
+
+	for (pp = &h->node->handles; *pp != h; pp = &(*pp)->next)
+		;
+	*pp = h->next;
+	h->node->opens--;
+	free(h);
+}
+
 static void fnode_free(struct fnode *n)
 {
+	while (n->handles) {
+		struct handle *h = n->handles;
+		n->handles = h->next;
+		free(h);
+	}
 	fnode_unstage(n);
 	pthread_mutex_destroy(&n->lock);
 	free(n->path);

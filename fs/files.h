@@ -23,13 +23,25 @@ struct gmfs;
 struct gcs_object;
 struct ftable;
 
+/* An open file handle (FUSE's fh). It holds a reference to its node and sits on the node's
+ * list, so handles the kernel never released (a daemon stopped with files open) are freed
+ * with the table. */
+struct handle {
+	struct fnode *node;
+	uint64_t generation; /* pinned for reads of unstaged data */
+	uint64_t size;
+	int writable;
+	struct handle *next; /* node mutex */
+};
+
 struct fnode {
 	uint64_t ino;
 	char *path; /* the object's name */
 
 	pthread_mutex_t lock;
 	unsigned opens; /* open handles */
-	int fd;		/* staging file, -1 while the data lives only in GCS */
+	struct handle *handles;
+	int fd; /* staging file, -1 while the data lives only in GCS */
 	char *stage_path;
 	int dirty;    /* staged data (or attributes) not yet uploaded */
 	int unlinked; /* the name was removed while open: nothing to upload */
@@ -66,6 +78,12 @@ void ftable_rename_dir(struct ftable *t, const char *old, const char *new);
 /* Calls fn on every node whose path is below prefix/ (all nodes for ""), with a reference
  * held and no lock. Stops at and returns the first non-zero result. */
 int ftable_each(struct ftable *t, const char *prefix, int (*fn)(struct fnode *, void *), void *arg);
+
+/* A new handle on node n (taking over the caller's reference to n), with n's mutex held;
+ * NULL on ENOMEM. handle_close() undoes it: it unlinks and frees the handle, with n's mutex
+ * held, and the caller then drops the reference with ftable_put(). */
+struct handle *handle_open(struct fnode *n, uint64_t generation, uint64_t size, int writable);
+void handle_close(struct handle *h);
 
 /* With the node mutex held: make sure the data is staged. Fetches the object's current
  * state; unless truncate is set, downloads its data. A missing object stages as new. */

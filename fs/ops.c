@@ -332,10 +332,24 @@ out:
 	free(path);
 }
 
+/* Drops a handle; the last one of a node uploads what is left and ends the staging. */
+void fs_close_handle(struct gmfs *fs, struct handle *h)
+{
+	struct fnode *n = h->node;
+
+	pthread_mutex_lock(&n->lock);
+	handle_close(h);
+	if (n->opens == 0)
+		wop_last_close(fs, n);
+	pthread_mutex_unlock(&n->lock);
+	ftable_put(fs->files, n);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fs_of(req);
 	struct iattr attr = {0};
+	struct fnode *n = NULL;
 	struct handle *h = NULL;
 	char *path = NULL;
 	int writable = (fi->flags & O_ACCMODE) != O_RDONLY;
@@ -345,52 +359,38 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	rc = -ENOMEM;
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		goto fail;
 	rc = itable_get(fs->inodes, ino, &path, NULL, &attr, NULL);
 	if (rc)
 		goto fail;
 	rc = -ENOMEM;
-	h->node = ftable_get(fs->files, ino, path);
-	if (!h->node)
+	n = ftable_get(fs->files, ino, path);
+	if (!n)
 		goto fail;
-	h->generation = attr.generation;
-	h->size = attr.size;
-	h->writable = writable;
 
-	pthread_mutex_lock(&h->node->lock);
+	pthread_mutex_lock(&n->lock);
 	rc = 0;
 	if (writable || (fi->flags & O_TRUNC))
-		rc = wop_open_for_write(fs, h->node, !!(fi->flags & O_TRUNC));
-	if (!rc)
-		h->node->opens++;
+		rc = wop_open_for_write(fs, n, !!(fi->flags & O_TRUNC));
+	if (!rc) {
+		h = handle_open(n, attr.generation, attr.size, writable);
+		rc = h ? 0 : -ENOMEM;
+	}
 	/* Pages the kernel holds are valid while the generation is the one it cached, and
 	 * always for staged data, which every write goes through. */
 	fi->keep_cache =
-		h->node->fd >= 0 || itable_note_open_generation(fs->inodes, ino, h->generation);
-	pthread_mutex_unlock(&h->node->lock);
+		n->fd >= 0 || itable_note_open_generation(fs->inodes, ino, attr.generation);
+	pthread_mutex_unlock(&n->lock);
 	if (rc)
 		goto fail;
 
 	fi->fh = (uintptr_t)h;
-	if (fuse_reply_open(req, fi) != 0) {
-		pthread_mutex_lock(&h->node->lock);
-		h->node->opens--;
-		if (h->node->opens == 0)
-			wop_last_close(fs, h->node);
-		pthread_mutex_unlock(&h->node->lock);
-		ftable_put(fs->files, h->node);
-		free(h);
-	}
+	if (fuse_reply_open(req, fi) != 0)
+		fs_close_handle(fs, h);
 	iattr_clear(&attr);
 	free(path);
 	return;
 fail:
-	if (h)
-		ftable_put(fs->files, h->node);
-	free(h);
+	ftable_put(fs->files, n);
 	iattr_clear(&attr);
 	free(path);
 	fuse_reply_err(req, -rc);
@@ -398,16 +398,8 @@ fail:
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct gmfs *fs = fs_of(req);
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	pthread_mutex_lock(&h->node->lock);
-	if (--h->node->opens == 0)
-		wop_last_close(fs, h->node);
-	pthread_mutex_unlock(&h->node->lock);
-	ftable_put(fs->files, h->node);
-	free(h);
+	fs_close_handle(fs_of(req), (struct handle *)(uintptr_t)fi->fh);
 	/* Errors of a final upload cannot reach the process any more (close has returned);
 	 * they are logged and the data is kept. */
 	fuse_reply_err(req, 0);

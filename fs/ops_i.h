@@ -8,14 +8,6 @@
 #include "fs/files.h"
 #include "fs/fs.h"
 
-/* An open file handle. */
-struct handle {
-	struct fnode *node;  /* shared by all handles of the inode; holds a reference */
-	uint64_t generation; /* pinned for reads of unstaged data */
-	uint64_t size;
-	int writable;
-};
-
 static inline struct gmfs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -31,6 +23,9 @@ void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr);
 void fs_reply_attr(fuse_req_t req, uint64_t ino);
 /* Replies to a lookup-like request with the inode of (path, is_dir), taking a reference. */
 void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr);
+
+/* Drops a handle; the last one of a node uploads what is left and ends the staging. */
+void fs_close_handle(struct gmfs *fs, struct handle *h);
 
 void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		struct fuse_file_info *fi);

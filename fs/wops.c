@@ -109,34 +109,28 @@ void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 {
 	struct gmfs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	struct iattr attr;
+	struct iattr attr = {0};
+	struct fnode *n = NULL;
 	struct handle *h = NULL;
 	char *path = NULL;
 	int rc;
 
 	REFUSE_IF_READ_ONLY(fs, req);
+	memset(&e, 0, sizeof(e));
 	rc = new_name(fs, parent, name, 0, &path);
-	if (rc)
-		goto fail;
-	rc = iattr_from_object(&attr, NULL, 0, &fs->defaults);
+	if (!rc)
+		rc = iattr_from_object(&attr, NULL, 0, &fs->defaults);
 	if (rc)
 		goto fail;
 	attr.mode = S_IFREG | (mode & 07777);
 	now(&attr.mtime);
 	attr.ctime = attr.mtime;
 
-	memset(&e, 0, sizeof(e));
 	e.ino = itable_ref(fs->inodes, path, 0, &attr, fs->stat_ttl);
 	rc = -ENOMEM;
-	h = calloc(1, sizeof(*h));
-	if (!e.ino || !h)
-		goto fail_ref;
-	h->node = ftable_get(fs->files, e.ino, path);
-	if (!h->node)
-		goto fail_ref;
-	h->writable = 1;
+	if (!e.ino || !(n = ftable_get(fs->files, e.ino, path)))
+		goto fail;
 
-	struct fnode *n = h->node;
 	pthread_mutex_lock(&n->lock);
 	rc = 0;
 	if (n->fd < 0) {
@@ -158,11 +152,12 @@ void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 		n->mtime = attr.mtime;
 		n->mode = mode & 07777;
 		n->mode_set = n->mode != fs->defaults.file_mode;
-		n->opens++;
+		h = handle_open(n, 0, 0, 1);
+		rc = h ? 0 : -ENOMEM;
 	}
 	pthread_mutex_unlock(&n->lock);
 	if (rc)
-		goto fail_ref;
+		goto fail;
 
 	e.attr_timeout = fs->stat_ttl;
 	e.entry_timeout = fs->stat_ttl;
@@ -170,25 +165,17 @@ void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 1;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		pthread_mutex_lock(&n->lock);
-		if (--n->opens == 0)
-			wop_last_close(fs, n);
-		pthread_mutex_unlock(&n->lock);
-		ftable_put(fs->files, n);
-		free(h);
+		fs_close_handle(fs, h);
 		itable_forget(fs->inodes, e.ino, 1);
 	}
 	iattr_clear(&attr);
 	free(path);
 	return;
-fail_ref:
-	if (h)
-		ftable_put(fs->files, h->node);
-	free(h);
+fail:
+	ftable_put(fs->files, n);
 	if (e.ino)
 		itable_forget(fs->inodes, e.ino, 1);
 	iattr_clear(&attr);
-fail:
 	free(path);
 	fuse_reply_err(req, -rc);
 }
