@@ -506,7 +506,7 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 	};
 	int rc;
 
-	if (!bc || !object || !fetch || (len && !out))
+	if (!bc || !object || !fetch)
 		return -EINVAL;
 	if (offset >= object_size || len == 0)
 		return 0;
@@ -538,7 +538,7 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 	rc = bcache_settle(bc, &rq, rc);
 	pthread_mutex_unlock(&bc->lock);
 
-	if (!rc)
+	if (!rc && out)
 		rc = bcache_copy_out(bc, &rq, offset, len, out);
 
 	pthread_mutex_lock(&bc->lock);

@@ -54,7 +54,11 @@ void bcache_free(struct bcache *bc);
  * Returns the number of bytes copied (0 at or after the end of the object), or -errno: the
  * error from fetch, -EIO if fetch returned fewer bytes than object_size implies, -ENOMEM, or
  * -EINVAL. On error, part of out may have been written; nothing from a failed fetch is cached.
- * The same (object, generation) must always be read with the same object_size. */
+ * The same (object, generation) must always be read with the same object_size.
+ *
+ * out may be NULL: the blocks are brought into the cache (as far as capacity allows) and
+ * nothing is copied. That is read-ahead: a later read of the range finds the blocks, or
+ * waits for them while they are still being fetched. */
 ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 		    uint64_t object_size, uint64_t offset, size_t len, void *out,
 		    bcache_fetch_fn fetch, void *arg);

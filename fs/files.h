@@ -19,6 +19,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "fs/readahead.h"
+
 struct gmfs;
 struct gcs_object;
 struct ftable;
@@ -31,6 +33,7 @@ struct handle {
 	uint64_t generation; /* pinned for reads of unstaged data */
 	uint64_t size;
 	int writable;
+	struct ra_state ra;  /* node mutex */
 	struct handle *next; /* node mutex */
 };
 

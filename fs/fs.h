@@ -15,12 +15,16 @@ struct gcs_client;
 struct bcache;
 struct ftable;
 struct stage;
+struct readahead;
 
 struct gmfs {
 	struct gcs_client *gcs;
 	struct itable *inodes;
 	struct bcache *blocks; /* NULL: every read goes to the server */
 	struct ftable *files;  /* open files and their staged data */
+	struct readahead *ra;  /* started at init, when the daemon runs; NULL: none */
+	uint64_t ra_window;    /* most bytes read ahead of one sequential reader */
+	int ra_threads;
 	struct stage *stage;
 	int read_only;
 	size_t chunk_size;	 /* resumable upload chunk, a multiple of 256 KiB */

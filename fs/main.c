@@ -16,6 +16,7 @@
 #include "cache/blocks.h"
 #include "fs/files.h"
 #include "fs/fs.h"
+#include "fs/readahead.h"
 #include "fs/stage.h"
 #include "gcs/client.h"
 #include "gcs/url.h"
@@ -36,6 +37,7 @@ struct config {
 	unsigned long chunk_mb;
 	unsigned long rename_dir_limit;
 	unsigned long max_retries;
+	unsigned long readahead_mb;
 	int allow_other;
 	int default_permissions;
 	uid_t uid;
@@ -87,6 +89,8 @@ static const struct opt_spec opt_table[] = {
 	{"negative_ttl", OPT_SECONDS, CFG(negative_ttl),
 	 "seconds a missing name is trusted to stay missing (5)"},
 	{"cache_size_mb", OPT_UINT, CFG(cache_mb), "memory block cache in MiB, 0 disables (256)"},
+	{"readahead_mb", OPT_UINT, CFG(readahead_mb),
+	 "most MiB read ahead of a sequential reader, 0 disables (64)"},
 	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
 	{"max_retries", OPT_UINT, CFG(max_retries),
 	 "retries of a failed request, with growing pauses (7)"},
@@ -212,6 +216,10 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 			break;
 		else if (o->offset == CFG(rename_dir_limit))
 			cfg->rename_dir_limit = (unsigned long)u;
+		else if (o->offset == CFG(readahead_mb) && u <= 4096)
+			cfg->readahead_mb = (unsigned long)u;
+		else if (o->offset == CFG(readahead_mb))
+			break;
 		else if (o->offset == CFG(max_retries) && u <= 100)
 			cfg->max_retries = (unsigned long)u;
 		else if (o->offset == CFG(max_retries))
@@ -369,6 +377,7 @@ static int run(struct config *cfg)
 	struct itable *inodes = NULL;
 	struct bcache *blocks = NULL;
 	struct ftable *files = NULL;
+	struct gmfs fs = {0};
 	struct stage *stage = NULL;
 	char *stage_base = NULL;
 	struct fuse_session *se = NULL;
@@ -430,7 +439,7 @@ static int run(struct config *cfg)
 		if (!blocks)
 			goto nomem;
 	}
-	struct gmfs fs = {
+	fs = (struct gmfs){
 		.gcs = gcs,
 		.inodes = inodes,
 		.blocks = blocks,
@@ -446,6 +455,8 @@ static int run(struct config *cfg)
 			     .dir_mode = cfg->dir_mode},
 		.stat_ttl = cfg->stat_ttl,
 		.negative_ttl = cfg->negative_ttl,
+		.ra_window = (uint64_t)cfg->readahead_mb << 20,
+		.ra_threads = 16,
 	};
 	clock_gettime(CLOCK_REALTIME, &fs.defaults.dir_mtime);
 	if (gmfs_init_root(&fs))
@@ -500,6 +511,7 @@ nomem:
 out:
 	if (se)
 		fuse_session_destroy(se);
+	readahead_free(fs.ra);
 	bcache_free(blocks);
 	ftable_free(files);
 	itable_free(inodes);
@@ -526,6 +538,7 @@ int main(int argc, char **argv)
 		.chunk_mb = 16,
 		.rename_dir_limit = 100000,
 		.max_retries = 7,
+		.readahead_mb = 64,
 	};
 	int rc = parse_args(argc, argv, &cfg);
 

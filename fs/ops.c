@@ -169,9 +169,19 @@ void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct i
 		itable_forget(fs->inodes, e.ino, 1);
 }
 
+static ssize_t fetch_blocks(void *arg, const char *object, uint64_t generation, uint64_t off,
+			    size_t len, void *buf);
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct gmfs *fs = userdata;
+
+	/* Threads start here, in the daemon, not before it forked. */
+	if (fs->blocks && fs->ra_window && fs->ra_threads > 0) {
+		fs->ra = readahead_new(fs->blocks, fetch_blocks, fs, fs->ra_threads);
+		if (!fs->ra)
+			log_warn("read-ahead workers could not start; reading without them");
+	}
 	/* Listings carry attributes, so let the kernel take them with the names. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
@@ -405,6 +415,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* Random reads of files larger than this, of at most BYPASS_MAX_READ bytes, skip the cache. */
+#define BYPASS_MIN_SIZE (16u << 20)
+#define BYPASS_MAX_READ (256u << 10)
+
 /* One reply buffer per worker thread: a fresh allocation per read costs page faults on every
  * request. The key is process-wide state by nature; it is created once. */
 static pthread_key_t rbuf_key;
@@ -475,6 +489,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	uint64_t ra_off = 0, ra_len = 0;
+	int random = 0;
+
 	pthread_mutex_lock(&n->lock);
 	if (n->fd >= 0) {
 		/* Staged: the local file is the truth, including unuploaded writes. */
@@ -489,6 +506,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pthread_mutex_unlock(&n->lock);
 		goto reply;
 	}
+	if (fs->blocks)
+		random = ra_note_read(&h->ra, h->size, (uint64_t)(off > 0 ? off : 0), size,
+				      fs->ra ? fs->ra_window : 0, &ra_off, &ra_len);
 	pthread_mutex_unlock(&n->lock);
 
 	if (off < 0 || (uint64_t)off >= h->size || size == 0) {
@@ -505,7 +525,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (fs->blocks)
+	if (ra_len)
+		readahead_submit(fs->ra, path, h->generation, h->size, ra_off, (size_t)ra_len);
+	/* A random reader of a large file gets exactly the bytes it asks for: whole blocks would
+	 * multiply what crosses the network. */
+	if (fs->blocks && !(random && h->size > BYPASS_MIN_SIZE && size <= BYPASS_MAX_READ))
 		got = bcache_read(fs->blocks, path, h->generation, h->size, (uint64_t)off, size,
 				  buf, fetch_blocks, fs);
 	else

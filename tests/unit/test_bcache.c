@@ -246,6 +246,21 @@ static void test_second_read_of_same_range_makes_no_fetch(void)
 	fake_destroy(&f);
 }
 
+static void test_read_without_buffer_fills_the_cache_for_later_reads(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+
+	fake_init(&f, 100 * BS);
+	CHECK(bcache_read(bc, "obj", 1, f.claimed, 8 * BS, 16 * BS, NULL, fake_fetch, &f) ==
+	      16 * BS);
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(read_ok(bc, &f, "obj", 1, 8 * BS + 3, 15 * BS));
+	CHECK(atomic_load(&f.calls) == 1);
+	bcache_free(bc);
+	fake_destroy(&f);
+}
+
 static void test_spanning_read_of_missing_blocks_makes_one_fetch(void)
 {
 	struct bcache *bc = bcache_new(BS, 1 << 20);
@@ -707,6 +722,7 @@ static const struct {
 	TEST(test_new_rejects_zero_block_size),
 	TEST(test_reads_return_right_bytes_at_every_alignment),
 	TEST(test_second_read_of_same_range_makes_no_fetch),
+	TEST(test_read_without_buffer_fills_the_cache_for_later_reads),
 	TEST(test_spanning_read_of_missing_blocks_makes_one_fetch),
 	TEST(test_cached_block_splits_missing_ones_into_two_fetches),
 	TEST(test_new_generation_misses_and_returns_new_bytes),

@@ -1,0 +1,192 @@
+/* Read-ahead workers and the sequential-reader detector.
+ *
+ * A GCS request pays about a round trip before its first byte and then runs at one
+ * connection's speed, so one reader fetching block after block is bound by latency. Once a
+ * reader looks sequential, the bytes ahead of it are queued as jobs of RA_JOB_SIZE; several
+ * workers fetch them at once, each job a single ranged GET into the block cache, and the
+ * reader finds the blocks there (or waits for the one being fetched, which the cache never
+ * fetches twice). The window starts at two jobs and doubles while the reader keeps up, to the
+ * configured maximum. A reader that jumps around gets no read-ahead.
+ *
+ * Lock: ra->lock guards the queue and the stop flag; workers hold it only to take a job. */
+#include "fs/readahead.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QUEUE_MAX 256
+
+struct job {
+	char *object;
+	uint64_t generation, object_size, off, len;
+	struct job *next;
+};
+
+struct readahead {
+	struct bcache *bc;
+	bcache_fetch_fn fetch;
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct job *head, *tail;
+	size_t queued;
+	int stop;
+	int nthreads;
+	pthread_t *threads;
+};
+
+static void *worker(void *p)
+{
+	struct readahead *ra = p;
+
+	for (;;) {
+		pthread_mutex_lock(&ra->lock);
+		while (!ra->head && !ra->stop)
+			pthread_cond_wait(&ra->wake, &ra->lock);
+		if (ra->stop) {
+			pthread_mutex_unlock(&ra->lock);
+			return NULL;
+		}
+		struct job *j = ra->head;
+		ra->head = j->next;
+		if (!ra->head)
+			ra->tail = NULL;
+		ra->queued--;
+		pthread_mutex_unlock(&ra->lock);
+
+		/* No buffer: the blocks only go into the cache. Errors are the reader's to meet. */
+		bcache_read(ra->bc, j->object, j->generation, j->object_size, j->off,
+			    (size_t)j->len, NULL, ra->fetch, ra->arg);
+		free(j->object);
+		free(j);
+	}
+}
+
+struct readahead *readahead_new(struct bcache *bc, bcache_fetch_fn fetch, void *arg, int nthreads)
+{
+	struct readahead *ra = calloc(1, sizeof(*ra));
+
+	if (!ra)
+		return NULL;
+	ra->bc = bc;
+	ra->fetch = fetch;
+	ra->arg = arg;
+	pthread_mutex_init(&ra->lock, NULL);
+	pthread_cond_init(&ra->wake, NULL);
+	ra->threads = calloc((size_t)nthreads, sizeof(*ra->threads));
+	if (!ra->threads) {
+		readahead_free(ra);
+		return NULL;
+	}
+	for (; ra->nthreads < nthreads; ra->nthreads++)
+		if (pthread_create(&ra->threads[ra->nthreads], NULL, worker, ra) != 0)
+			break;
+	if (ra->nthreads == 0) {
+		readahead_free(ra);
+		return NULL;
+	}
+	return ra;
+}
+
+void readahead_free(struct readahead *ra)
+{
+	if (!ra)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	ra->stop = 1;
+	pthread_cond_broadcast(&ra->wake);
+	pthread_mutex_unlock(&ra->lock);
+	for (int i = 0; i < ra->nthreads; i++)
+		pthread_join(ra->threads[i], NULL);
+	while (ra->head) {
+		struct job *j = ra->head;
+		ra->head = j->next;
+		free(j->object);
+		free(j);
+	}
+	free(ra->threads);
+	pthread_cond_destroy(&ra->wake);
+	pthread_mutex_destroy(&ra->lock);
+	free(ra);
+}
+
+void readahead_submit(struct readahead *ra, const char *object, uint64_t generation,
+		      uint64_t object_size, uint64_t off, size_t len)
+{
+	/* One job per RA_JOB_SIZE: jobs run in parallel, each a single GET. */
+	while (len > 0) {
+		size_t n = len < RA_JOB_SIZE ? len : RA_JOB_SIZE;
+		struct job *j = calloc(1, sizeof(*j));
+
+		if (!j || !(j->object = strdup(object))) {
+			free(j);
+			return;
+		}
+		j->generation = generation;
+		j->object_size = object_size;
+		j->off = off;
+		j->len = n;
+		pthread_mutex_lock(&ra->lock);
+		if (ra->queued >= QUEUE_MAX || ra->stop) {
+			pthread_mutex_unlock(&ra->lock);
+			free(j->object);
+			free(j);
+			return;
+		}
+		if (ra->tail)
+			ra->tail->next = j;
+		else
+			ra->head = j;
+		ra->tail = j;
+		ra->queued++;
+		pthread_cond_signal(&ra->wake);
+		pthread_mutex_unlock(&ra->lock);
+		off += n;
+		len -= n;
+	}
+}
+
+int ra_note_read(struct ra_state *s, uint64_t object_size, uint64_t off, size_t len,
+		 uint64_t max_window, uint64_t *submit_off, uint64_t *submit_len)
+{
+	/* The kernel issues its own read-ahead as several requests that may arrive slightly out
+	 * of order, so "sequential" allows a little slack around the expected offset. */
+	uint64_t slack = 1u << 20;
+	int sequential = s->reads > 0 && off + slack >= s->next_off && off <= s->next_off + slack;
+
+	*submit_off = *submit_len = 0;
+	s->reads++;
+	if (off == 0 && s->reads == 1)
+		sequential = 1; /* reading from the start is how sequential readers begin */
+	if (!sequential) {
+		s->streak = 0;
+		s->window = 0;
+		s->ahead = 0;
+		s->next_off = off + len;
+		return s->reads > 1;
+	}
+	s->streak++;
+	if (off + len > s->next_off)
+		s->next_off = off + len;
+	if (!max_window)
+		return 0;
+	if (s->window == 0)
+		s->window = 2 * (uint64_t)RA_JOB_SIZE;
+	uint64_t from = s->ahead > s->next_off ? s->ahead : s->next_off;
+	uint64_t to = s->next_off + s->window;
+	if (to > object_size)
+		to = object_size;
+	/* Queue whole jobs only (except at the end of the object), so that each job is a
+	 * full-size GET. */
+	if (to > from && (to - from >= RA_JOB_SIZE || to == object_size)) {
+		*submit_off = from;
+		*submit_len = to - from;
+		s->ahead = to;
+		if (s->window < max_window)
+			s->window *= 2;
+		if (s->window > max_window)
+			s->window = max_window;
+	}
+	return 0;
+}

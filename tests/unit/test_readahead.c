@@ -1,0 +1,126 @@
+/* Unit tests of fs/readahead.c: the sequential-reader detector and the worker pool. */
+#include "check.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fs/readahead.h"
+
+#define MiB (1ull << 20)
+
+static void sequential_reader_gets_a_growing_window(void)
+{
+	struct ra_state s = {0};
+	uint64_t off, len, queued_to = 0;
+	uint64_t size = 1024 * MiB;
+	int submissions = 0;
+
+	for (uint64_t pos = 0; pos < 200 * MiB; pos += 128 * 1024) {
+		CHECK(ra_note_read(&s, size, pos, 128 * 1024, 64 * MiB, &off, &len) == 0);
+		if (len) {
+			/* Each range starts where the previous one ended. */
+			CHECK(queued_to == 0 || off == queued_to);
+			CHECK(len >= RA_JOB_SIZE);
+			queued_to = off + len;
+			submissions++;
+		}
+		CHECK(queued_to <= pos + 128 * 1024 + 64 * MiB);
+	}
+	CHECK(submissions > 0);
+	CHECK(s.window == 64 * MiB);
+	/* The reader at 200 MiB is kept well ahead of. */
+	CHECK(queued_to >= 200 * MiB + 32 * MiB);
+}
+
+static void read_ahead_stops_at_the_end_of_the_object(void)
+{
+	struct ra_state s = {0};
+	uint64_t off, len, end = 0;
+	uint64_t size = 10 * MiB + 5;
+
+	for (uint64_t pos = 0; pos < size; pos += 128 * 1024) {
+		ra_note_read(&s, size, pos, 128 * 1024, 64 * MiB, &off, &len);
+		if (len)
+			end = off + len;
+		CHECK(end <= size);
+	}
+	CHECK(end == size);
+}
+
+static void random_reader_gets_no_read_ahead(void)
+{
+	struct ra_state s = {0};
+	uint64_t off, len;
+	uint64_t size = 1024 * MiB;
+	int random_seen = 0;
+
+	srand(1);
+	for (int i = 0; i < 200; i++) {
+		uint64_t pos = ((uint64_t)rand() % 1000) * MiB;
+		int r = ra_note_read(&s, size, pos, 4096, 64 * MiB, &off, &len);
+
+		CHECK(len == 0 || i == 0);
+		random_seen += r;
+	}
+	CHECK(random_seen >= 190);
+}
+
+static void zero_window_disables_read_ahead(void)
+{
+	struct ra_state s = {0};
+	uint64_t off, len;
+
+	for (uint64_t pos = 0; pos < 50 * MiB; pos += 128 * 1024) {
+		CHECK(ra_note_read(&s, 100 * MiB, pos, 128 * 1024, 0, &off, &len) == 0);
+		CHECK(len == 0);
+	}
+}
+
+static atomic_int fetches;
+static atomic_ullong fetched;
+
+static ssize_t counting_fetch(void *arg, const char *object, uint64_t gen, uint64_t off, size_t len,
+			      void *buf)
+{
+	(void)arg;
+	(void)object;
+	(void)gen;
+	/* Every MiB of the object holds its own index. */
+	for (size_t i = 0; i < len; i++)
+		((char *)buf)[i] = (char)((off + i) / MiB);
+	atomic_fetch_add(&fetches, 1);
+	atomic_fetch_add(&fetched, len);
+	return (ssize_t)len;
+}
+
+static void workers_fill_the_cache_so_reads_make_no_fetch(void)
+{
+	struct bcache *bc = bcache_new(MiB, 64 * MiB);
+	struct readahead *ra = readahead_new(bc, counting_fetch, NULL, 4);
+	char buf[4096];
+
+	readahead_submit(ra, "obj", 1, 32 * MiB, 0, 16 * MiB);
+	/* Jobs are RA_JOB_SIZE each and fetched with one call apiece. */
+	for (int i = 0; i < 200 && atomic_load(&fetched) < 16 * MiB; i++)
+		usleep(10000);
+	CHECK(atomic_load(&fetched) == 16 * MiB);
+	CHECK(atomic_load(&fetches) == (int)(16 * MiB / RA_JOB_SIZE));
+	int before = atomic_load(&fetches);
+	CHECK(bcache_read(bc, "obj", 1, 32 * MiB, 5 * MiB + 7, sizeof(buf), buf, counting_fetch,
+			  NULL) == (ssize_t)sizeof(buf));
+	CHECK(buf[0] == 5 && buf[4095] == 5);
+	CHECK(atomic_load(&fetches) == before);
+	readahead_free(ra);
+	bcache_free(bc);
+}
+
+int main(void)
+{
+	RUN(sequential_reader_gets_a_growing_window);
+	RUN(read_ahead_stops_at_the_end_of_the_object);
+	RUN(random_reader_gets_no_read_ahead);
+	RUN(zero_window_disables_read_ahead);
+	RUN(workers_fill_the_cache_so_reads_make_no_fetch);
+	return CHECK_DONE();
+}
