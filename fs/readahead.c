@@ -2,7 +2,7 @@
  *
  * A GCS request pays about a round trip before its first byte and then runs at one
  * connection's speed, so one reader fetching block after block is bound by latency. Once a
- * reader looks sequential, the bytes ahead of it are queued as jobs of RA_JOB_SIZE; several
+ * reader looks sequential (two reads in a row), the bytes ahead of it are queued as jobs of RA_JOB_SIZE; several
  * workers fetch them at once, each job a single ranged GET into the block cache, and the
  * reader finds the blocks there (or waits for the one being fetched, which the cache never
  * fetches twice). The window starts at two jobs and doubles while the reader keeps up, to the
@@ -169,7 +169,8 @@ int ra_note_read(struct ra_state *s, uint64_t object_size, uint64_t off, size_t 
 	s->streak++;
 	if (off + len > s->next_off)
 		s->next_off = off + len;
-	if (!max_window)
+	/* One read from the start is not a pattern yet; two in a row are. */
+	if (!max_window || s->streak < 2)
 		return 0;
 	if (s->window == 0)
 		s->window = 2 * (uint64_t)RA_JOB_SIZE;

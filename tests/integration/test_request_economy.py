@@ -1,0 +1,86 @@
+"""What reading costs: requests counted in the test server's log for common operations.
+Every list request is a Class A operation, every get a Class B one."""
+import os
+import subprocess
+
+BUCKET = "test-bucket"
+
+
+def requests(fakegcs):
+    return [e["op"] for e in fakegcs.log()]
+
+
+def test_ls_l_makes_one_list_per_thousand_entries_and_nothing_per_entry(fakegcs, mount):
+    for i in range(2500):
+        fakegcs.put(BUCKET, f"big/f{i:05d}", b"abc")
+    m = mount()
+    os.listdir(m.path)  # the parent's listing makes "big" known
+    fakegcs.clear_log()
+    out = subprocess.run(["ls", "-l", m.p("big")], check=True, capture_output=True).stdout
+    assert len(out.splitlines()) == 2501  # "total" and 2,500 entries
+    assert requests(fakegcs) == ["objects.list"] * 3
+
+
+def test_stat_after_a_listing_makes_no_request(fakegcs, mount):
+    for i in range(20):
+        fakegcs.put(BUCKET, f"d/f{i}", b"x" * i)
+    m = mount()
+    os.listdir(m.p("d"))
+    fakegcs.clear_log()
+    for i in range(20):
+        assert os.stat(m.p("d", f"f{i}")).st_size == i
+    assert requests(fakegcs) == []
+
+
+def test_cat_of_a_small_file_after_ls_makes_one_get_and_again_none(fakegcs, mount):
+    fakegcs.put(BUCKET, "small.txt", b"small file\n" * 100)
+    m = mount()
+    os.listdir(m.path)
+    fakegcs.clear_log()
+    subprocess.run(["cat", m.p("small.txt")], check=True, capture_output=True)
+    assert requests(fakegcs) == ["xml.get"]
+    fakegcs.clear_log()
+    subprocess.run(["cat", m.p("small.txt")], check=True, capture_output=True)
+    assert requests(fakegcs) == []
+
+
+def test_a_missing_name_is_asked_about_once_within_the_negative_ttl(fakegcs, mount):
+    m = mount(args=["-o", "negative_ttl=30"])
+    os.listdir(m.path)
+    fakegcs.clear_log()
+    for _ in range(5):
+        assert not os.path.exists(m.p("absent.txt"))
+    # One lookup: is it a directory (a list), is it a file (a get).
+    assert sorted(requests(fakegcs)) == ["objects.get", "objects.list"]
+
+
+def test_sequential_read_of_a_large_file_uses_few_large_requests(fakegcs, mount):
+    size = 40 << 20
+    fakegcs.put(BUCKET, "large.bin", os.urandom(size))
+    m = mount()
+    os.stat(m.p("large.bin"))
+    fakegcs.clear_log()
+    with open(m.p("large.bin"), "rb") as f:
+        while f.read(1 << 20):
+            pass
+    gets = [e for e in fakegcs.log() if e["op"] == "xml.get"]
+    # Read-ahead fetches 4 MiB per request: about 10, far from one per 128 KiB kernel read.
+    assert len(gets) <= 16
+    assert sum(e["bytes_out"] for e in gets) < size * 1.1
+
+
+def test_random_small_reads_of_a_large_file_fetch_only_what_is_asked(fakegcs, mount):
+    size = 64 << 20
+    fakegcs.put(BUCKET, "db.bin", os.urandom(size))
+    m = mount()
+    os.stat(m.p("db.bin"))
+    fakegcs.clear_log()
+    fd = os.open(m.p("db.bin"), os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        for i in range(40):
+            os.pread(fd, 4096, ((i * 7919) % 1000) * 65536)
+    finally:
+        os.close(fd)
+    gets = [e for e in fakegcs.log() if e["op"] == "xml.get"]
+    assert sum(e["bytes_out"] for e in gets) < 8 << 20
