@@ -16,6 +16,7 @@ struct bcache;
 struct ftable;
 struct stage;
 struct readahead;
+struct metrics;
 
 struct gmfs {
 	struct gcs_client *gcs;
@@ -25,6 +26,7 @@ struct gmfs {
 	struct readahead *ra;  /* started at init, when the daemon runs; NULL: none */
 	uint64_t ra_window;    /* most bytes read ahead of one sequential reader */
 	int ra_threads;
+	struct metrics *metrics; /* started at init */
 	struct stage *stage;
 	int read_only;
 	size_t chunk_size;	 /* resumable upload chunk, a multiple of 256 KiB */

@@ -4,6 +4,8 @@
  * by one table, so that fstab lines and command lines mean the same thing; an unknown option
  * is an error that names it. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "cache/blocks.h"
 #include "fs/files.h"
 #include "fs/fs.h"
+#include "fs/metrics.h"
 #include "fs/readahead.h"
 #include "fs/stage.h"
 #include "gcs/client.h"
@@ -38,6 +41,7 @@ struct config {
 	unsigned long rename_dir_limit;
 	unsigned long max_retries;
 	unsigned long readahead_mb;
+	unsigned long metrics_port;
 	int allow_other;
 	int default_permissions;
 	uid_t uid;
@@ -94,6 +98,8 @@ static const struct opt_spec opt_table[] = {
 	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
 	{"max_retries", OPT_UINT, CFG(max_retries),
 	 "retries of a failed request, with growing pauses (7)"},
+	{"metrics_port", OPT_UINT, CFG(metrics_port),
+	 "serve Prometheus metrics on 127.0.0.1:PORT (SIGUSR1 logs them anyway)"},
 	{"log_file", OPT_STRING, CFG(log_file), "log to this file instead of syslog"},
 	{"log_level", OPT_LEVEL, CFG(log_level), "error, warning, info or debug (info)"},
 	/* Generic mount(8) options that mean nothing to a FUSE daemon. */
@@ -216,6 +222,10 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 			break;
 		else if (o->offset == CFG(rename_dir_limit))
 			cfg->rename_dir_limit = (unsigned long)u;
+		else if (o->offset == CFG(metrics_port) && u <= 65535)
+			cfg->metrics_port = (unsigned long)u;
+		else if (o->offset == CFG(metrics_port))
+			break;
 		else if (o->offset == CFG(readahead_mb) && u <= 4096)
 			cfg->readahead_mb = (unsigned long)u;
 		else if (o->offset == CFG(readahead_mb))
@@ -378,6 +388,7 @@ static int run(struct config *cfg)
 	struct bcache *blocks = NULL;
 	struct ftable *files = NULL;
 	struct gmfs fs = {0};
+	struct metrics *metrics = NULL;
 	struct stage *stage = NULL;
 	char *stage_base = NULL;
 	struct fuse_session *se = NULL;
@@ -430,6 +441,11 @@ static int run(struct config *cfg)
 			goto out;
 		}
 	}
+	metrics = metrics_new((int)cfg->metrics_port, why, sizeof(why));
+	if (!metrics) {
+		fprintf(stderr, "gcsmount: %s\n", why);
+		goto out;
+	}
 	inodes = itable_new();
 	files = ftable_new();
 	if (!inodes || !files)
@@ -457,6 +473,7 @@ static int run(struct config *cfg)
 		.negative_ttl = cfg->negative_ttl,
 		.ra_window = (uint64_t)cfg->readahead_mb << 20,
 		.ra_threads = 16,
+		.metrics = metrics,
 	};
 	clock_gettime(CLOCK_REALTIME, &fs.defaults.dir_mtime);
 	if (gmfs_init_root(&fs))
@@ -492,6 +509,13 @@ static int run(struct config *cfg)
 		}
 	}
 
+	/* SIGUSR1 is taken by one thread with sigwait(); every thread started from here on
+	 * inherits the block. */
+	sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+
 	loop = fuse_loop_cfg_create();
 	if (!loop)
 		goto out_unmount;
@@ -512,6 +536,7 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	readahead_free(fs.ra);
+	metrics_free(metrics);
 	bcache_free(blocks);
 	ftable_free(files);
 	itable_free(inodes);

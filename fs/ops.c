@@ -27,6 +27,7 @@
 
 #include "cache/blocks.h"
 #include "fs/dir.h"
+#include "fs/metrics.h"
 #include "fs/ops_i.h"
 #include "gcs/client.h"
 #include "util/log.h"
@@ -182,6 +183,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		if (!fs->ra)
 			log_warn("read-ahead workers could not start; reading without them");
 	}
+	if (fs->metrics && metrics_start(fs->metrics, fs) != 0)
+		log_warn("metrics threads could not start");
 	/* Listings carry attributes, so let the kernel take them with the names. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;

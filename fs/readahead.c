@@ -2,10 +2,10 @@
  *
  * A GCS request pays about a round trip before its first byte and then runs at one
  * connection's speed, so one reader fetching block after block is bound by latency. Once a
- * reader looks sequential (two reads in a row), the bytes ahead of it are queued as jobs of RA_JOB_SIZE; several
- * workers fetch them at once, each job a single ranged GET into the block cache, and the
- * reader finds the blocks there (or waits for the one being fetched, which the cache never
- * fetches twice). The window starts at two jobs and doubles while the reader keeps up, to the
+ * reader looks sequential (two reads in a row), the bytes ahead of it are queued as jobs of
+ * RA_JOB_SIZE; several workers fetch them at once, each job a single ranged GET into the block
+ * cache, and the reader finds the blocks there (or waits for the one being fetched, which the cache
+ * never fetches twice). The window starts at two jobs and doubles while the reader keeps up, to the
  * configured maximum. A reader that jumps around gets no read-ahead.
  *
  * Lock: ra->lock guards the queue and the stop flag; workers hold it only to take a job. */

@@ -145,12 +145,37 @@ void gcs_client_free(struct gcs_client *c)
 	free(c);
 }
 
+/* Every operation the client sends, with its price class from GCS's operations table.
+ * A resumable upload is billed once, as its insert; its chunks are not counted again. */
+static const struct {
+	const char *op;
+	char price_class;
+} op_table[GCS_NOPS] = {
+	{"buckets.get", 'B'},	  {"objects.get", 'B'},	    {"xml.get", 'B'},
+	{"objects.list", 'A'},	  {"objects.insert", 'A'},  {"uploads.chunk", 0},
+	{"objects.patch", 'A'},	  {"objects.delete", 0},    {"objects.move", 'A'},
+	{"objects.rewrite", 'A'}, {"objects.compose", 'A'}, {"other", 0},
+};
+
+static size_t op_index(const char *op)
+{
+	for (size_t i = 0; i < GCS_NOPS - 1; i++)
+		if (strcmp(op_table[i].op, op) == 0)
+			return i;
+	return GCS_NOPS - 1;
+}
+
 void gcs_get_stats(struct gcs_client *c, struct gcs_stats *out)
 {
-	out->requests = atomic_load(&c->n_requests);
-	out->retries = atomic_load(&c->n_retries);
-	out->failures = atomic_load(&c->n_failures);
+	for (size_t i = 0; i < GCS_NOPS; i++) {
+		out->ops[i].op = op_table[i].op;
+		out->ops[i].price_class = op_table[i].price_class;
+		out->ops[i].requests = atomic_load(&c->n_requests[i]);
+		out->ops[i].retries = atomic_load(&c->n_retries[i]);
+		out->ops[i].failures = atomic_load(&c->n_failures[i]);
+	}
 	out->bytes_in = atomic_load(&c->n_bytes_in);
+	out->bytes_out = atomic_load(&c->n_bytes_out);
 }
 
 static CURL *pool_get(struct gcs_client *c)
@@ -411,6 +436,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
 	int reauthed = 0;
 	int rc = -EIO;
+	size_t op = op_index(r->op);
 
 	r->curl = pool_get(c);
 	if (!r->curl)
@@ -449,7 +475,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		r->range[0] = '\0';
 		r->err.reason[0] = r->err.message[0] = '\0';
 		setup_handle(c, r, headers);
-		atomic_fetch_add(&c->n_requests, 1);
+		atomic_fetch_add(&c->n_requests[op], 1);
 		CURLcode cc = curl_easy_perform(r->curl);
 		if (auth_node) {
 			auth_node->next = NULL;
@@ -458,9 +484,11 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		/* The auth line must not linger on the stack. */
 		memset(auth_line, 0, sizeof(auth_line));
 
-		curl_off_t got = 0;
+		curl_off_t got = 0, sent = 0;
 		curl_easy_getinfo(r->curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
+		curl_easy_getinfo(r->curl, CURLINFO_SIZE_UPLOAD_T, &sent);
 		atomic_fetch_add(&c->n_bytes_in, (uint64_t)got);
+		atomic_fetch_add(&c->n_bytes_out, (uint64_t)sent);
 
 		if (r->sink_overflow) {
 			r->xport = GCS_XPORT_OTHER;
@@ -491,7 +519,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		if (attempt < max && gcs_retryable(r->status, r->xport)) {
 			long d = backoff_ms(c, attempt - 1, &seed);
 
-			atomic_fetch_add(&c->n_retries, 1);
+			atomic_fetch_add(&c->n_retries[op], 1);
 			log_failure(c, r, rc, 1, d, attempt, max);
 			sleep_ms(d);
 			continue;
@@ -500,7 +528,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		break;
 	}
 	if (rc)
-		atomic_fetch_add(&c->n_failures, 1);
+		atomic_fetch_add(&c->n_failures[op], 1);
 	pool_put(c, r->curl);
 	r->curl = NULL;
 	return rc;

@@ -30,8 +30,19 @@ struct gcs_client_opts {
 	long io_timeout_s; /* a transfer that moves no byte for this long is abandoned */
 };
 
+/* Request accounting, by operation. class is the operation's price class ('A', 'B', or 0
+ * for free operations); every attempt counts as a request, as GCS bills it. */
+struct gcs_op_stats {
+	const char *op;
+	char price_class;
+	uint64_t requests, retries, failures;
+};
+
+#define GCS_NOPS 12
+
 struct gcs_stats {
-	uint64_t requests, retries, failures, bytes_in;
+	struct gcs_op_stats ops[GCS_NOPS];
+	uint64_t bytes_in, bytes_out;
 };
 
 /* Process-wide set-up of the HTTP library: once in main, before any thread starts. */

@@ -35,7 +35,8 @@ struct gcs_client {
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
-	_Atomic uint64_t n_requests, n_retries, n_failures, n_bytes_in;
+	_Atomic uint64_t n_requests[GCS_NOPS], n_retries[GCS_NOPS], n_failures[GCS_NOPS];
+	_Atomic uint64_t n_bytes_in, n_bytes_out;
 };
 
 /* A request body: head bytes, then a range of a file, then tail bytes (any part may be
