@@ -79,6 +79,7 @@ static void fnode_free(struct fnode *n)
 	free(n->path);
 	free(n->content_type);
 	free(n->keep_metadata_json);
+	free(n->session);
 	free(n);
 }
 
@@ -316,8 +317,11 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
 		if (truncate && n->size > 0) {
 			if (ftruncate(n->fd, 0) != 0)
 				return -errno;
+			fnode_stream_stop(fs, n);
 			n->size = 0;
 			n->dirty = 1;
+			n->streamable = 1;
+			n->stream_crc = 0;
 		}
 		return 0;
 	}
@@ -338,6 +342,8 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
 			n->metageneration = 0;
 			n->size = 0;
 			n->dirty = 1;
+			n->streamable = 1;
+			n->stream_crc = 0;
 			clock_gettime(CLOCK_REALTIME, &n->mtime);
 			return 0;
 		}
@@ -361,6 +367,8 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
 		n->size = truncate ? 0 : obj.size;
 		n->dirty = truncate && obj.size > 0;
 		n->mtime = obj.mtime;
+		n->streamable = truncate;
+		n->stream_crc = 0;
 	} else {
 		fnode_unstage(n);
 	}
@@ -387,6 +395,95 @@ static int checksum(int fd, uint64_t size, uint32_t *crc)
 	}
 	free(buf);
 	*crc = c;
+	return rc;
+}
+
+void fnode_stream_stop(struct gmfs *fs, struct fnode *n)
+{
+	if (n->session) {
+		gcs_session_cancel(fs->gcs, n->session, n->path);
+		free(n->session);
+		n->session = NULL;
+	}
+	n->streamable = 0;
+	n->sent = 0;
+}
+
+/* The metadata of a streamed object is fixed when its session starts: no mtime then (the
+ * object's own update time, at the last close, stands for it). */
+static size_t stream_metadata(struct fnode *n, struct gcs_kv *kv, char *mode, char *uid, char *gid)
+{
+	size_t nkv = 0;
+
+	kv[nkv++] = (struct gcs_kv){"goog-reserved-file-mtime", NULL};
+	if (n->mode_set) {
+		snprintf(mode, 8, "%03o", (unsigned)(n->mode & 0777));
+		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-mode", mode};
+	}
+	if (n->uid_set) {
+		snprintf(uid, 16, "%u", (unsigned)n->uid);
+		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-uid", uid};
+	}
+	if (n->gid_set) {
+		snprintf(gid, 16, "%u", (unsigned)n->gid);
+		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-gid", gid};
+	}
+	return nkv;
+}
+
+void fnode_stream_append(struct gmfs *fs, struct fnode *n, const void *buf, size_t len)
+{
+	char mode[8], uid[16], gid[16];
+	struct gcs_kv kv[4];
+	int rc = 0;
+
+	n->stream_crc = crc32c_update(n->stream_crc, buf, len);
+	/* Keep at least one byte back: the last request must carry data and the total. */
+	if (!fs->chunk_size || n->size - n->sent <= fs->chunk_size)
+		return;
+	if (!n->session) {
+		struct gcs_put put = {
+			.name = n->path,
+			.content_type = n->content_type,
+			.keep_metadata_json = n->keep_metadata_json,
+			.metadata = kv,
+			.n_metadata = stream_metadata(n, kv, mode, uid, gid),
+			.if_generation = n->generation,
+		};
+		rc = gcs_session_start(fs->gcs, &put, 0, &n->session);
+	}
+	while (!rc && n->size - n->sent > fs->chunk_size) {
+		struct gcs_object obj = {0};
+		int done = 0;
+
+		rc = gcs_session_put(fs->gcs, n->session, n->path, n->fd, n->sent, fs->chunk_size,
+				     GCS_SIZE_UNKNOWN, 0, &n->sent, &obj, &done);
+		gcs_object_clear(&obj);
+		if (!rc && done)
+			rc = -EIO; /* the server finished an object of unknown size */
+	}
+	if (rc) {
+		log_info("%s: streaming upload stopped (%s); the file goes up whole when closed",
+			 n->path, strerror(-rc));
+		fnode_stream_stop(fs, n);
+	}
+}
+
+/* Sends what the session does not have yet, as the last request. */
+static int stream_finish(struct gmfs *fs, struct fnode *n, struct gcs_object *obj)
+{
+	int done = 0, rc = 0;
+
+	while (!rc && !done) {
+		uint64_t before = n->sent;
+
+		gcs_object_clear(obj);
+		rc = gcs_session_put(fs->gcs, n->session, n->path, n->fd, n->sent,
+				     n->size - n->sent, n->size, n->stream_crc, &n->sent, obj,
+				     &done);
+		if (!rc && !done && n->sent <= before)
+			rc = -EIO;
+	}
 	return rc;
 }
 
@@ -422,6 +519,17 @@ int fnode_upload(struct gmfs *fs, struct fnode *n, int final)
 		return 0;
 	if (n->fd < 0)
 		return -EIO;
+	if (n->session && n->streamable) {
+		rc = stream_finish(fs, n, &obj);
+		if (rc == 0 || rc == -ESTALE) {
+			crc = n->stream_crc;
+			goto uploaded;
+		}
+		log_info("%s: finishing the streaming upload failed (%s); uploading it whole",
+			 n->path, strerror(-rc));
+		gcs_object_clear(&obj);
+	}
+	fnode_stream_stop(fs, n);
 	rc = checksum(n->fd, n->size, &crc);
 	if (rc)
 		goto failed;
@@ -453,6 +561,11 @@ int fnode_upload(struct gmfs *fs, struct fnode *n, int final)
 		.chunk_size = fs->chunk_size,
 	};
 	rc = gcs_upload(fs->gcs, &put, &obj);
+uploaded:
+	free(n->session);
+	n->session = NULL;
+	n->streamable = 0;
+	n->sent = 0;
 	if (rc == -ESTALE) {
 		/* Ours already, if an earlier attempt succeeded but its answer was lost? */
 		struct gcs_object now = {0};

@@ -59,6 +59,13 @@ struct fnode {
 	unsigned mode_set : 1, uid_set : 1, gid_set : 1;
 	char *content_type;
 	char *keep_metadata_json;
+	/* Streaming: while a new or truncated file only grows by appends, full chunks go up in
+	 * a resumable session as they are written, so the last close only sends the tail. The
+	 * staged file still holds everything, for reads, fallback and recovery. */
+	int streamable;
+	char *session;	     /* the session, once the first chunk is due */
+	uint64_t sent;	     /* bytes the session has kept */
+	uint32_t stream_crc; /* CRC32C of [0, size) while streamable */
 
 	unsigned refs; /* ftable's lock */
 	struct fnode *next;
@@ -95,6 +102,13 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate);
  * failure at the last close (final set), the data is copied to the recovery folder first
  * and the log says where. */
 int fnode_upload(struct gmfs *fs, struct fnode *n, int final);
+/* With the node mutex held: after an append of len bytes at the end, update the checksum
+ * and send any full chunks. Failures only end the streaming (the close uploads it whole). */
+void fnode_stream_append(struct gmfs *fs, struct fnode *n, const void *buf, size_t len);
+/* With the node mutex held: no more streaming for this data (a seek, truncate, or attribute
+ * change); an open session is abandoned. */
+void fnode_stream_stop(struct gmfs *fs, struct fnode *n);
+
 /* With the node mutex held: close and remove the staging file. */
 void fnode_unstage(struct fnode *n);
 

@@ -99,6 +99,8 @@ void wop_last_close(struct gmfs *fs, struct fnode *n)
 {
 	if (n->dirty && !n->unlinked)
 		fnode_upload(fs, n, 1);
+	if (n->session)
+		fnode_stream_stop(fs, n);
 	if (n->stage_path || n->fd >= 0)
 		fnode_unstage(n);
 	n->mode_set = n->uid_set = n->gid_set = 0;
@@ -152,6 +154,9 @@ void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 		n->mtime = attr.mtime;
 		n->mode = mode & 07777;
 		n->mode_set = n->mode != fs->defaults.file_mode;
+		fnode_stream_stop(fs, n);
+		n->streamable = 1;
+		n->stream_crc = 0;
 		h = handle_open(n, 0, 0, 1);
 		rc = h ? 0 : -ENOMEM;
 	}
@@ -200,10 +205,17 @@ void wop_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off
 					  "until space is freed",
 					  n->path, strerror((int)-got));
 		} else {
+			uint64_t old_size = n->size;
+
 			if ((uint64_t)off + (uint64_t)got > n->size)
 				n->size = (uint64_t)off + (uint64_t)got;
 			n->dirty = 1;
 			now(&n->mtime);
+			if (n->streamable && (uint64_t)off == old_size)
+				fnode_stream_append(fs_of(req), n, buf, (size_t)got);
+			else if (n->streamable)
+				fnode_stream_stop(fs_of(req),
+						  n); /* a seek: upload it whole later */
 		}
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -342,6 +354,7 @@ static int set_size(struct gmfs *fs, uint64_t ino, const char *path, uint64_t si
 	if (!n)
 		return -ENOMEM;
 	pthread_mutex_lock(&n->lock);
+	fnode_stream_stop(fs, n);
 	rc = fnode_stage(fs, n, size == 0);
 	if (!rc && ftruncate(n->fd, (off_t)size) != 0)
 		rc = -errno;
@@ -408,6 +421,9 @@ void wop_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 			}
 			if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
 				n->mtime = mtime;
+			/* A streaming session's metadata is already fixed. */
+			if (n->session)
+				fnode_stream_stop(fs, n);
 			pending = n->dirty;
 			if (!pending)
 				cur.metageneration = n->metageneration;

@@ -151,10 +151,19 @@ static const struct {
 	const char *op;
 	char price_class;
 } op_table[GCS_NOPS] = {
-	{"buckets.get", 'B'},	  {"objects.get", 'B'},	    {"xml.get", 'B'},
-	{"objects.list", 'A'},	  {"objects.insert", 'A'},  {"uploads.chunk", 0},
-	{"objects.patch", 'A'},	  {"objects.delete", 0},    {"objects.move", 'A'},
-	{"objects.rewrite", 'A'}, {"objects.compose", 'A'}, {"other", 0},
+	{"buckets.get", 'B'},
+	{"objects.get", 'B'},
+	{"xml.get", 'B'},
+	{"objects.list", 'A'},
+	{"objects.insert", 'A'},
+	{"uploads.chunk", 0},
+	{"objects.patch", 'A'},
+	{"objects.delete", 0},
+	{"objects.move", 'A'},
+	{"objects.rewrite", 'A'},
+	{"objects.compose", 'A'},
+	{"uploads.cancel", 0},
+	{"other", 0},
 };
 
 static size_t op_index(const char *op)

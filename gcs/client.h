@@ -38,7 +38,7 @@ struct gcs_op_stats {
 	uint64_t requests, retries, failures;
 };
 
-#define GCS_NOPS 12
+#define GCS_NOPS 13
 
 struct gcs_stats {
 	struct gcs_op_stats ops[GCS_NOPS];

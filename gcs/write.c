@@ -38,8 +38,9 @@ static int add_query_u64(struct buf *url, const char *key, uint64_t v)
 	return gcs_url_add_query(url, key, num);
 }
 
-/* The JSON object resource sent with an upload: name, type, checksum, custom metadata. */
-static char *upload_metadata(const struct gcs_put *p)
+/* The JSON object resource sent with an upload: name, type, custom metadata, and the
+ * checksum when it is known before the data is sent. */
+static char *upload_metadata(const struct gcs_put *p, int with_crc)
 {
 	struct json_object *root = json_object_new_object();
 	struct json_object *md = NULL;
@@ -72,7 +73,8 @@ static char *upload_metadata(const struct gcs_put *p)
 			       json_object_new_string(p->content_type
 							      ? p->content_type
 							      : "application/octet-stream"));
-	json_object_object_add(root, "crc32c", json_object_new_string(crc));
+	if (with_crc)
+		json_object_object_add(root, "crc32c", json_object_new_string(crc));
 	json_object_object_add(root, "metadata", md);
 	out = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 out:
@@ -178,21 +180,23 @@ static int upload_multipart(struct gcs_client *c, const struct gcs_put *p, const
 	return rc;
 }
 
-/* Starts a session; its URI goes into session (a caller buffer of session_len bytes). */
-static int resumable_start(struct gcs_client *c, const struct gcs_put *p, const char *meta,
-			   char *session, size_t session_len)
+int gcs_session_start(struct gcs_client *c, const struct gcs_put *p, int size_known, char **session)
 {
+	char *meta = upload_metadata(p, size_known);
 	struct gcs_req r;
-	struct gcs_body body = {.head = meta, .head_len = strlen(meta), .fd = -1};
 	char len_hdr[64];
-	int rc;
+	int rc = -ENOMEM;
 
+	*session = NULL;
+	if (!meta)
+		return rc;
+	struct gcs_body body = {.head = meta, .head_len = strlen(meta), .fd = -1};
 	gcs_req_init(&r, "objects.insert", "POST", p->name);
 	snprintf(len_hdr, sizeof(len_hdr), "X-Upload-Content-Length: %" PRIu64, p->size);
 	rc = upload_url(c, &r.url, "resumable", p);
 	if (!rc)
 		rc = add_header(&r, "Content-Type: application/json; charset=UTF-8");
-	if (!rc)
+	if (!rc && size_known)
 		rc = add_header(&r, len_hdr);
 	if (!rc)
 		rc = add_header(&r, "Expect:");
@@ -203,96 +207,129 @@ static int resumable_start(struct gcs_client *c, const struct gcs_put *p, const 
 		log_error("objects.insert %s: the server started no upload session", p->name);
 		rc = -EIO;
 	}
+	if (!rc && !(*session = strdup(r.location)))
+		rc = -ENOMEM;
+	gcs_req_free(&r);
+	free(meta);
+	return rc;
+}
+
+int gcs_session_put(struct gcs_client *c, const char *session, const char *name, int fd,
+		    uint64_t off, uint64_t len, uint64_t total, uint32_t crc32c,
+		    uint64_t *persisted, struct gcs_object *out, int *done)
+{
+	struct gcs_body body = {.fd = fd, .fd_off = off, .fd_len = len};
+	char range[96], hash[48];
+	struct gcs_req r;
+	int rc;
+
+	*done = 0;
+	if (len == 0)
+		snprintf(range, sizeof(range), "Content-Range: bytes */%" PRIu64, total);
+	else if (total == GCS_SIZE_UNKNOWN)
+		snprintf(range, sizeof(range), "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/*",
+			 off, off + len - 1);
+	else
+		snprintf(range, sizeof(range),
+			 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off,
+			 off + len - 1, total);
+	gcs_req_init(&r, "uploads.chunk", "PUT", name);
+	r.accept_308 = 1;
+	r.quiet[0] = 412; /* a conflict: the caller says what it means */
+	r.body_out = &body;
+	rc = buf_append_str(&r.url, session);
 	if (!rc)
-		snprintf(session, session_len, "%s", r.location);
+		rc = add_header(&r, range);
+	if (!rc)
+		rc = add_header(&r, "Expect:");
+	if (!rc && total != GCS_SIZE_UNKNOWN && off + len == total) {
+		/* The last request: GCS checks the whole object against this. */
+		char b64[9];
+
+		crc32c_base64(crc32c, b64);
+		snprintf(hash, sizeof(hash), "x-goog-hash: crc32c=%s", b64);
+		rc = add_header(&r, hash);
+	}
+	if (!rc)
+		rc = gcs_perform(c, &r);
+	if (!rc && r.status != 308) {
+		*done = 1;
+		rc = parse_result(&r, out);
+	} else if (!rc) {
+		unsigned long long last;
+
+		/* "bytes=0-K": K+1 bytes are stored; none when there is no Range. */
+		if (!r.range[0])
+			*persisted = 0;
+		else if (sscanf(r.range, "bytes=0-%llu", &last) == 1 && last < off + len)
+			*persisted = last + 1;
+		else
+			rc = -EIO;
+		if (rc)
+			log_error("uploads.chunk %s: unexpected Range '%s'", name, r.range);
+	}
 	gcs_req_free(&r);
 	return rc;
 }
 
-/* Sends the data from offset off on; returns 0 when the object is complete, filling out. */
-static int resumable_send(struct gcs_client *c, const struct gcs_put *p, const char *session,
-			  struct gcs_object *out)
+void gcs_session_cancel(struct gcs_client *c, const char *session, const char *name)
 {
+	struct gcs_req r;
+
+	gcs_req_init(&r, "uploads.cancel", "DELETE", name);
+	r.max_attempts = 1;
+	/* GCS answers 499 to a cancelled session; either way the session is abandoned. */
+	r.quiet[0] = 499;
+	r.quiet[1] = 404;
+	if (buf_append_str(&r.url, session) == 0)
+		gcs_perform(c, &r);
+	gcs_req_free(&r);
+}
+
+static int upload_resumable(struct gcs_client *c, const struct gcs_put *p, struct gcs_object *out)
+{
+	char *session = NULL;
+	int rc = gcs_session_start(c, p, 1, &session);
 	uint64_t off = 0;
-	int rc = 0;
+	int done = 0, stalled = 0;
 
-	for (;;) {
+	while (!rc && !done) {
 		uint64_t n = p->size - off < p->chunk_size ? p->size - off : p->chunk_size;
-		struct gcs_body body = {.fd = p->fd, .fd_off = off, .fd_len = n};
-		char range[96];
-		struct gcs_req r;
+		uint64_t before = off;
 
-		if (p->size == 0)
-			snprintf(range, sizeof(range), "Content-Range: bytes */0");
-		else
-			snprintf(range, sizeof(range),
-				 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off,
-				 off + n - 1, p->size);
-		gcs_req_init(&r, "uploads.chunk", "PUT", p->name);
-		r.accept_308 = 1;
-		r.quiet[0] = 412;
-		r.body_out = &body;
-		rc = buf_append_str(&r.url, session);
-		if (!rc)
-			rc = add_header(&r, range);
-		if (!rc)
-			rc = add_header(&r, "Expect:");
-		if (!rc)
-			rc = gcs_perform(c, &r);
-		if (!rc && r.status != 308) {
-			rc = parse_result(&r, out);
-			gcs_req_free(&r);
-			return rc;
+		rc = gcs_session_put(c, session, p->name, p->fd, off, n, p->size, p->crc32c, &off,
+				     out, &done);
+		/* A server that keeps nothing of what it is sent would loop us forever. */
+		stalled = off > before ? 0 : stalled + 1;
+		if (!rc && !done && stalled >= 3) {
+			log_error("uploads.chunk %s: the server stores none of the data sent",
+				  p->name);
+			rc = -EIO;
 		}
-		if (!rc) {
-			unsigned long long last;
-
-			/* "bytes=0-K": K+1 bytes are stored; none when there is no Range. */
-			if (!r.range[0])
-				off = 0;
-			else if (sscanf(r.range, "bytes=0-%llu", &last) == 1 && last < p->size)
-				off = last + 1;
-			else
-				rc = -EIO;
-			if (rc)
-				log_error("uploads.chunk %s: unexpected Range '%s'", p->name,
-					  r.range);
-		}
-		gcs_req_free(&r);
-		if (rc)
-			return rc;
 	}
+	free(session);
+	return rc;
 }
 
 int gcs_upload(struct gcs_client *c, const struct gcs_put *p, struct gcs_object *out)
 {
-	char *meta = upload_metadata(p);
 	int rc;
 
-	if (!meta)
-		return -ENOMEM;
 	if (p->fd < 0 || p->size <= p->chunk_size || p->chunk_size == 0) {
-		rc = upload_multipart(c, p, meta, out);
-	} else {
-		char *session = malloc(4096);
+		char *meta = upload_metadata(p, 1);
 
-		rc = session ? 0 : -ENOMEM;
-		for (int round = 0; !rc && round < 2; round++) {
-			rc = resumable_start(c, p, meta, session, 4096);
-			if (!rc)
-				rc = resumable_send(c, p, session, out);
-			/* A session the server forgot is started over, once. */
-			if (rc != -ENOENT)
-				break;
-			if (round == 0) {
-				log_warn("objects.insert %s: upload session lost, starting over",
-					 p->name);
-				rc = 0;
-			}
-		}
-		free(session);
+		if (!meta)
+			return -ENOMEM;
+		rc = upload_multipart(c, p, meta, out);
+		free(meta);
+		return rc;
 	}
-	free(meta);
+	rc = upload_resumable(c, p, out);
+	if (rc == -ENOENT) {
+		/* A session the server forgot is started over, once. */
+		log_warn("objects.insert %s: upload session lost, starting over", p->name);
+		rc = upload_resumable(c, p, out);
+	}
 	return rc;
 }
 

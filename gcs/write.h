@@ -34,6 +34,21 @@ struct gcs_put {
 /* Uploads an object and fills out (may be NULL) with what GCS stored. */
 int gcs_upload(struct gcs_client *c, const struct gcs_put *p, struct gcs_object *out);
 
+/* Resumable sessions, for data whose end is not known yet (streaming writes).
+ * gcs_session_start(): starts one for p (p->size and p->crc32c are used only if size_known);
+ * *session is malloc'd. gcs_session_put(): sends [off, off + len) of fd; total is the
+ * object's size on the last request, GCS_SIZE_UNKNOWN before (then len must be a multiple of
+ * 256 KiB). The last request carries crc32c for GCS to check. Sets *done and fills out when
+ * the object is complete, else *persisted to how many bytes the server has kept (resume from
+ * there). gcs_session_cancel() abandons a session. */
+#define GCS_SIZE_UNKNOWN UINT64_MAX
+int gcs_session_start(struct gcs_client *c, const struct gcs_put *p, int size_known,
+		      char **session);
+int gcs_session_put(struct gcs_client *c, const char *session, const char *name, int fd,
+		    uint64_t off, uint64_t len, uint64_t total, uint32_t crc32c,
+		    uint64_t *persisted, struct gcs_object *out, int *done);
+void gcs_session_cancel(struct gcs_client *c, const char *session, const char *name);
+
 /* objects.patch of custom metadata, guarded by the metageneration. */
 int gcs_patch_metadata(struct gcs_client *c, const char *name, uint64_t metageneration,
 		       const struct gcs_kv *kv, size_t n, struct gcs_object *out);

@@ -496,3 +496,49 @@ def test_python_200_mib_file_seek_write_read(fakegcs, mount):
     with open(path, "rb") as f:
         f.seek(size - 20)
         assert f.read() == bytes(expected[-20:])
+
+
+def test_sequential_writer_uploads_chunks_while_it_writes(fakegcs, mount):
+    data = random.Random(12).randbytes((5 << 20) + 777)
+    m = mount(args=["-o", "upload_chunk_mb=1"])
+    with open(m.p("stream.bin"), "wb", buffering=0) as f:
+        for off in range(0, 4 << 20, 256 << 10):
+            f.write(data[off:off + (256 << 10)])
+        # Most of it is on its way before the file is closed, and nothing is an object yet.
+        assert fakegcs.count("uploads.chunk") >= 3
+        assert fakegcs.stat(BUCKET, "stream.bin") is None
+        f.write(data[4 << 20:])
+    assert fakegcs.get(BUCKET, "stream.bin") == data
+    assert fakegcs.count("uploads.cancel") == 0
+    # The staged copy was only a safety net: one session, no second whole upload.
+    assert fakegcs.count("objects.insert") == 1
+
+
+def test_streaming_writer_that_seeks_falls_back_to_a_whole_upload(fakegcs, mount):
+    data = bytearray(random.Random(13).randbytes(4 << 20))
+    m = mount(args=["-o", "upload_chunk_mb=1"])
+    with open(m.p("seeky.bin"), "wb", buffering=0) as f:
+        f.write(data[:3 << 20])
+        assert fakegcs.count("uploads.chunk") >= 1
+        f.seek(10)
+        f.write(b"REWRITTEN")
+        data[10:19] = b"REWRITTEN"
+        f.seek(3 << 20)
+        f.write(data[3 << 20:])
+    assert fakegcs.get(BUCKET, "seeky.bin") == bytes(data)
+    assert fakegcs.count("uploads.cancel") == 1
+
+
+def test_streaming_conflict_returns_estale_and_keeps_every_byte(fakegcs, mount):
+    data = random.Random(14).randbytes(3 << 20)
+    m = mount(args=["-o", "upload_chunk_mb=1"])
+    m.expect_log(r"race\.bin: not uploaded: the object was changed by someone else")
+    f = open(m.p("race.bin"), "wb", buffering=0)
+    f.write(data)
+    assert fakegcs.count("uploads.chunk") >= 1
+    fakegcs.put(BUCKET, "race.bin", b"the other writer")
+    with pytest.raises(OSError) as ei:
+        f.close()
+    assert ei.value.errno == errno.ESTALE
+    assert fakegcs.get(BUCKET, "race.bin") == b"the other writer"
+    assert list(recovered_files(m).values()) == [data]
