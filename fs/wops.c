@@ -509,58 +509,91 @@ out:
 	fuse_reply_err(req, -rc);
 }
 
-void wop_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+/* The object name of a new entry that must not exist yet (EEXIST otherwise). */
+static int absent_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir,
+		       char **path)
+{
+	struct iattr attr = {0};
+	int exists_as_dir;
+	int rc = new_name(fs, parent, name, is_dir, path);
+
+	if (rc)
+		return rc;
+	rc = fs_resolve(fs, *path, &exists_as_dir, &attr);
+	iattr_clear(&attr);
+	if (rc == -ENOENT)
+		return 0;
+	free(*path);
+	*path = NULL;
+	return rc ? rc : -EEXIST;
+}
+
+static void mtime_now(char buf[24])
+{
+	struct timespec t;
+
+	now(&t);
+	snprintf(buf, 24, "%lld", (long long)t.tv_sec);
+}
+
+/* Creates a small object for a new directory (its placeholder) or symlink, and replies with
+ * the new entry. ifGenerationMatch=0 makes a name taken meanwhile fail with EEXIST. */
+static void create_small(fuse_req_t req, const char *path, int is_dir, const char *data,
+			 const struct gcs_kv *kv, size_t nkv)
 {
 	struct gmfs *fs = fs_of(req);
 	struct gcs_object obj = {0};
 	struct iattr attr = {0};
-	char *path = NULL, *placeholder = NULL;
+	char *object = is_dir ? dir_join(path, "") : strdup(path);
+	int rc = -ENOMEM;
+
+	if (object) {
+		struct gcs_put put = {.name = object,
+				      .fd = -1,
+				      .mem = data,
+				      .size = strlen(data),
+				      .crc32c = crc32c_update(0, data, strlen(data)),
+				      .metadata = kv,
+				      .n_metadata = nkv};
+		rc = gcs_upload(fs->gcs, &put, &obj);
+	}
+	if (rc == -ESTALE)
+		rc = -EEXIST;
+	if (!rc)
+		rc = iattr_from_object(&attr, &obj, is_dir, &fs->defaults);
+	if (!rc && is_dir)
+		attr.generation = obj.generation; /* marks a placeholder's own attributes */
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fs_reply_entry(req, path, is_dir, &attr);
+	gcs_object_clear(&obj);
+	iattr_clear(&attr);
+	free(object);
+}
+
+void wop_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct gmfs *fs = fs_of(req);
 	char mtime[24], modestr[8];
 	struct gcs_kv kv[2];
 	size_t nkv = 0;
-	int is_dir;
+	char *path = NULL;
 	int rc;
 
 	REFUSE_IF_READ_ONLY(fs, req);
-	rc = new_name(fs, parent, name, 1, &path);
-	if (rc)
-		goto out;
-	rc = fs_resolve(fs, path, &is_dir, &attr);
-	iattr_clear(&attr);
-	if (rc != -ENOENT) {
-		rc = rc ? rc : -EEXIST;
-		goto out;
+	rc = absent_name(fs, parent, name, 1, &path);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
 	}
-	rc = -ENOMEM;
-	placeholder = dir_join(path, "");
-	if (!placeholder)
-		goto out;
-	struct timespec t;
-	now(&t);
-	snprintf(mtime, sizeof(mtime), "%lld", (long long)t.tv_sec);
+	mtime_now(mtime);
 	kv[nkv++] = (struct gcs_kv){"goog-reserved-file-mtime", mtime};
 	if ((mode & 07777) != fs->defaults.dir_mode) {
 		snprintf(modestr, sizeof(modestr), "%03o", (unsigned)(mode & 0777));
 		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-mode", modestr};
 	}
-	struct gcs_put put = {
-		.name = placeholder, .fd = -1, .mem = "", .metadata = kv, .n_metadata = nkv};
-	rc = gcs_upload(fs->gcs, &put, &obj);
-	if (rc == -ESTALE)
-		rc = -EEXIST;
-	if (rc)
-		goto out;
-	rc = iattr_from_object(&attr, &obj, 1, &fs->defaults);
-	if (rc)
-		goto out;
-	attr.generation = obj.generation;
-	fs_reply_entry(req, path, 1, &attr);
-out:
-	if (rc)
-		fuse_reply_err(req, -rc);
-	gcs_object_clear(&obj);
-	iattr_clear(&attr);
-	free(placeholder);
+	create_small(req, path, 1, "", kv, nkv);
 	free(path);
 }
 
@@ -881,49 +914,22 @@ out:
 void wop_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	struct gmfs *fs = fs_of(req);
-	struct gcs_object obj = {0};
-	struct iattr attr = {0};
-	char *path = NULL;
 	char mtime[24];
-	int is_dir;
+	char *path = NULL;
 	int rc;
 
 	REFUSE_IF_READ_ONLY(fs, req);
-	rc = new_name(fs, parent, name, 0, &path);
-	if (rc)
-		goto out;
-	rc = fs_resolve(fs, path, &is_dir, &attr);
-	iattr_clear(&attr);
-	if (rc != -ENOENT) {
-		rc = rc ? rc : -EEXIST;
-		goto out;
+	rc = absent_name(fs, parent, name, 0, &path);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
 	}
-	struct timespec t;
-	now(&t);
-	snprintf(mtime, sizeof(mtime), "%lld", (long long)t.tv_sec);
+	mtime_now(mtime);
 	/* Both forms: gcloud and Storage Transfer Service read the first, gcsfuse either. */
 	struct gcs_kv kv[] = {{"goog-reserved-file-is-symlink", "true"},
 			      {"gcsfuse_symlink_target", link},
 			      {"goog-reserved-file-mtime", mtime}};
-	struct gcs_put put = {.name = path,
-			      .fd = -1,
-			      .mem = link,
-			      .size = strlen(link),
-			      .crc32c = crc32c_update(0, link, strlen(link)),
-			      .metadata = kv,
-			      .n_metadata = 3};
-	rc = gcs_upload(fs->gcs, &put, &obj);
-	if (rc == -ESTALE)
-		rc = -EEXIST;
-	if (!rc)
-		rc = iattr_from_object(&attr, &obj, 0, &fs->defaults);
-	if (!rc)
-		fs_reply_entry(req, path, 0, &attr);
-out:
-	if (rc)
-		fuse_reply_err(req, -rc);
-	gcs_object_clear(&obj);
-	iattr_clear(&attr);
+	create_small(req, path, 0, link, kv, 3);
 	free(path);
 }
 
