@@ -1,5 +1,5 @@
 """Mounting like a native tool: fstab lines through mount(8) and the mount.gcsmount helper,
-and mounts by users other than root."""
+mounts by users other than root, `meson install`."""
 import errno
 import os
 import pwd
@@ -298,3 +298,32 @@ def test_user_mounts_reads_writes_and_unmounts_with_fusermount3(fakegcs, desktop
     assert not is_mounted(mnt)
     assert wait_for(lambda: "unmounting" in read_log(log))
     assert " error: " not in read_log(log) and " warning: " not in read_log(log)
+
+
+def test_meson_install_puts_binary_helper_and_man_page_where_mount_and_man_look(tmp_path):
+    build = tmp_path / "build"
+    dest = tmp_path / "dest"
+    run("meson", "setup", "--prefix=/usr", "--buildtype=plain", str(build), REPO)
+    subprocess.run(["meson", "install", "-C", str(build), "--destdir", str(dest), "--quiet"],
+                   check=True, capture_output=True, timeout=300)
+    binary = dest / "usr/bin/gcsmount"
+    helper = dest / "usr/sbin/mount.gcsmount"  # /sbin/mount.gcsmount on merged-/usr systems
+    man = dest / "usr/share/man/man1/gcsmount.1"
+    assert (dest / "usr/share/man/man8/mount.gcsmount.8").read_text() == ".so man1/gcsmount.1\n"
+    for path in (binary, helper):
+        assert os.access(path, os.X_OK), path
+    version = run(str(binary), "--version").stdout.split()[-1]
+    assert f'"gcsmount {version}"' in man.read_text().splitlines()[0]
+    # The installed helper runs the gcsmount installed with it, before any on PATH.
+    res = run(str(helper), BUCKET, str(tmp_path), "-f", "-v", env={"PATH": "/usr/bin:/bin"})
+    assert res.stderr.startswith(f"mount.gcsmount: {helper.parent}/../bin/gcsmount ")
+
+
+def test_man_page_describes_every_option_of_help():
+    help_text = run(gcsmount_binary(), "--help").stdout
+    options = re.findall(r"^  ([a-z_]+)(?:=VALUE)?\s", help_text.split("Options:")[1], re.M)
+    assert len(options) > 10
+    with open(os.path.join(REPO, "docs", "gcsmount.1.in")) as f:
+        man = f.read()
+    missing = [o for o in options if not re.search(rf"^\.BI? .*\b{o}\b", man, re.M)]
+    assert not missing
