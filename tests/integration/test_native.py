@@ -1,5 +1,6 @@
 """Mounting like a native tool: fstab lines through mount(8) and the mount.gcsmount helper,
-mounts by users other than root, `meson install`."""
+mounts by users other than root, `meson install`, and the installed Debian package (the last
+only under tools/check-deb, which installs it first)."""
 import errno
 import os
 import pwd
@@ -327,3 +328,53 @@ def test_man_page_describes_every_option_of_help():
         man = f.read()
     missing = [o for o in options if not re.search(rf"^\.BI? .*\b{o}\b", man, re.M)]
     assert not missing
+
+
+installed = pytest.mark.skipif(not os.environ.get("GCSMOUNT_CHECK_INSTALLED"),
+                               reason="checks the installed package: run by tools/check-deb")
+
+
+INSTALLED_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}  # and no GCSMOUNT_BIN
+
+
+@installed
+def test_installed_package_holds_binary_helper_and_man_page_and_needs_fuse3():
+    files = run("dpkg", "--listfiles", "gcsmount").stdout.split()
+    for path in ("/usr/bin/gcsmount", "/usr/sbin/mount.gcsmount",
+                 "/usr/share/man/man1/gcsmount.1.gz", "/usr/share/man/man8/mount.gcsmount.8.gz"):
+        assert path in files
+        assert os.path.exists(path)
+    depends = run("dpkg-query", "--show", "--showformat=${Depends}", "gcsmount").stdout
+    assert re.search(r"\bfuse3\b", depends) and re.search(r"\blibfuse3-\d", depends)
+
+
+@installed
+def test_installed_gcsmount_mounts_and_unmounts(fakegcs, tmp_path):
+    fakegcs.put(BUCKET, "a.txt", b"installed\n")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        run("/usr/bin/gcsmount", "--endpoint", fakegcs.url, "--staging-dir", str(tmp_path / "staging"),
+            BUCKET, str(mnt), env=INSTALLED_ENV)
+        assert (mnt / "a.txt").read_bytes() == b"installed\n"
+        (mnt / "b.txt").write_bytes(b"written\n")
+        assert fakegcs.get(BUCKET, "b.txt") == b"written\n"
+        run("fusermount3", "-u", str(mnt), env=INSTALLED_ENV)
+    finally:
+        unmount(str(mnt))
+
+
+@installed
+def test_installed_mount_helper_mounts_type_gcsmount(fakegcs, tmp_path):
+    fakegcs.put(BUCKET, "a.txt", b"installed\n")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    opts = f"_netdev,endpoint={fakegcs.url},staging_dir={tmp_path / 'staging'}"
+    try:
+        run("mount", "-t", "gcsmount", "-o", opts, BUCKET, str(mnt), env=INSTALLED_ENV)
+        assert mount_entry(mnt)[2] == "fuse.gcsmount"
+        assert (mnt / "a.txt").read_bytes() == b"installed\n"
+        run("umount", str(mnt), env=INSTALLED_ENV)
+        assert not is_mounted(mnt)
+    finally:
+        unmount(str(mnt))
