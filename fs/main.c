@@ -148,7 +148,7 @@ static void usage(FILE *out)
 		if (!o->help)
 			continue;
 		snprintf(name, sizeof(name), "%s%s", o->name, takes_value(o) ? "=VALUE" : "");
-		fprintf(out, "  %-22s%s\n", name, o->help);
+		fprintf(out, "  %-21s %s\n", name, o->help);
 	}
 	fprintf(out, "\n"
 		     "The endpoint defaults to https://storage.googleapis.com, or to\n"
