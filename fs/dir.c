@@ -124,8 +124,25 @@ void dirlist_sort(struct dirlist *l)
 	l->n = out;
 }
 
+/* Without implicit directories, a prefix is a directory only with its placeholder object,
+ * whose generation dirlist_fetch() keeps in the entry. */
+static void drop_implicit(struct dirlist *l)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->ents[i].is_dir && !l->ents[i].attr.generation) {
+			free(l->ents[i].name);
+			iattr_clear(&l->ents[i].attr);
+			continue;
+		}
+		l->ents[out++] = l->ents[i];
+	}
+	l->n = out;
+}
+
 int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
-		  struct dirlist *out)
+		  int implicit_dirs, struct dirlist *out)
 {
 	struct gcs_list_page page = {0};
 	char *prefix = *dirpath ? dir_join(dirpath, "") : strdup("");
@@ -198,6 +215,8 @@ int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iatt
 		gcs_list_page_clear(&page);
 	} while (token);
 	dirlist_sort(out);
+	if (!implicit_dirs)
+		drop_implicit(out);
 	rc = 0;
 out:
 	gcs_list_page_clear(&page);

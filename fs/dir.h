@@ -30,9 +30,10 @@ int dir_name_showable(const char *name, size_t len);
 
 /* Lists the directory whose prefix is dirpath ("" for the root), paging through all
  * results. Entries come sorted by name; a file and a directory of the same name show as the
- * directory. Returns 0 or -errno. */
+ * directory. Without implicit_dirs, only prefixes with a placeholder object are directories.
+ * Returns 0 or -errno. */
 int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
-		  struct dirlist *out);
+		  int implicit_dirs, struct dirlist *out);
 void dirlist_clear(struct dirlist *l);
 /* Adds an entry (copying name and attr); call dirlist_sort() after the last one. */
 int dirlist_add(struct dirlist *l, const char *name, int is_dir, const struct iattr *attr);

@@ -29,6 +29,7 @@ struct gmfs {
 	struct metrics *metrics; /* started at init */
 	struct stage *stage;
 	int read_only;
+	int implicit_dirs;	 /* prefixes without a placeholder object are directories */
 	size_t chunk_size;	 /* resumable upload chunk, a multiple of 256 KiB */
 	size_t rename_dir_limit; /* most objects one directory rename moves */
 	const char *bucket;

@@ -193,7 +193,7 @@ static int is_fresh(const struct inode *n)
 	       (now.tv_sec == n->valid_until.tv_sec && now.tv_nsec < n->valid_until.tv_nsec);
 }
 
-struct itable *itable_new(void)
+struct itable *itable_new(const char *root_path)
 {
 	struct itable *t = calloc(1, sizeof(*t));
 
@@ -203,7 +203,7 @@ struct itable *itable_new(void)
 	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
 	t->by_path = calloc(t->nbuckets, sizeof(*t->by_path));
 	struct inode *root = calloc(1, sizeof(*root));
-	if (!t->by_ino || !t->by_path || !root || !(root->path = strdup("")))
+	if (!t->by_ino || !t->by_path || !root || !(root->path = strdup(root_path)))
 		goto fail;
 	pthread_mutex_init(&t->lock, NULL);
 	root->ino = INODE_ROOT;

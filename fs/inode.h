@@ -1,9 +1,9 @@
 /* The inode table: which object or prefix each FUSE inode number stands for.
  *
  * An inode is identified by (path, is_dir): a file's path is its object name, a directory's
- * is its prefix without the trailing '/', and the root's is "". Inode numbers are a 64-bit
- * hash of that identity, so the same name gets the same number for the life of the mount
- * (and across remounts, barring a hash collision, which is resolved by probing).
+ * is its prefix without the trailing '/', and the root's is "" (or the only_dir prefix). Inode
+ * numbers are a 64-bit hash of that identity, so the same name gets the same number for the life of
+ * the mount (and across remounts, barring a hash collision, which is resolved by probing).
  *
  * All functions are thread-safe (one mutex guards the table and every inode's attributes);
  * callers get copies, never pointers into the table, so forget() may free an inode at any
@@ -48,7 +48,9 @@ void iattr_clear(struct iattr *a);
 int iattr_from_object(struct iattr *a, const struct gcs_object *obj, int is_dir,
 		      const struct iattr_defaults *d);
 
-struct itable *itable_new(void);
+/* root_path: the prefix the mount shows as its root, without a trailing '/' ("" for the
+ * whole bucket). */
+struct itable *itable_new(const char *root_path);
 void itable_free(struct itable *t);
 
 /* Finds or creates the inode for (path, is_dir), adds one lookup reference, replaces its

@@ -36,6 +36,8 @@ struct config {
 	char *log_file;
 	int log_level;
 	int read_only;
+	int implicit_dirs;
+	char *only_dir;
 	char *staging_dir;
 	unsigned long chunk_mb;
 	unsigned long rename_dir_limit;
@@ -56,6 +58,7 @@ struct config {
 enum opt_kind {
 	OPT_FLAG,
 	OPT_UNFLAG,
+	OPT_BOOL,
 	OPT_STRING,
 	OPT_UINT,
 	OPT_MODE,
@@ -82,6 +85,9 @@ static const struct opt_spec opt_table[] = {
 	 "files larger than this upload in resumable chunks of this size (16)"},
 	{"rename_dir_limit", OPT_UINT, CFG(rename_dir_limit),
 	 "most objects a directory rename moves; larger ones fail with EXDEV (100000)"},
+	{"only_dir", OPT_STRING, CFG(only_dir), "mount only this prefix of the bucket"},
+	{"implicit_dirs", OPT_BOOL, CFG(implicit_dirs),
+	 "on: any prefix is a directory; off: only prefixes with a dir/ object (on)"},
 	{"allow_other", OPT_FLAG, CFG(allow_other), "let other users see the mount"},
 	{"default_permissions", OPT_FLAG, CFG(default_permissions),
 	 "let the kernel check permission bits"},
@@ -203,6 +209,18 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 	case OPT_UNFLAG:
 		*(int *)(dst + o->offset) = o->kind == OPT_FLAG;
 		return 0;
+	case OPT_BOOL:
+		if (!strcmp(value, "on") || !strcmp(value, "1") || !strcmp(value, "true") ||
+		    !strcmp(value, "yes")) {
+			*(int *)(dst + o->offset) = 1;
+			return 0;
+		}
+		if (!strcmp(value, "off") || !strcmp(value, "0") || !strcmp(value, "false") ||
+		    !strcmp(value, "no")) {
+			*(int *)(dst + o->offset) = 0;
+			return 0;
+		}
+		break;
 	case OPT_STRING: {
 		char **slot = (char **)(dst + o->offset);
 		free(*slot);
@@ -364,6 +382,32 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	return 0;
 }
 
+/* "a/b/" or "/a/b" -> "a/b", in place; -1 for empty, "." or ".." segments. */
+static int normalize_prefix(char *p)
+{
+	char *start = p;
+
+	while (*start == '/')
+		start++;
+	memmove(p, start, strlen(start) + 1);
+	size_t n = strlen(p);
+	while (n > 0 && p[n - 1] == '/')
+		p[--n] = '\0';
+	if (n == 0)
+		return -1;
+	for (char *seg = p;;) {
+		char *slash = strchr(seg, '/');
+		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+
+		if (len == 0 || (len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return -1;
+		if (!slash)
+			return 0;
+		seg = slash + 1;
+	}
+}
+
 static int check_mountpoint(const char *mp)
 {
 	struct stat st;
@@ -446,7 +490,7 @@ static int run(struct config *cfg)
 		fprintf(stderr, "gcsmount: %s\n", why);
 		goto out;
 	}
-	inodes = itable_new();
+	inodes = itable_new(cfg->only_dir ? cfg->only_dir : "");
 	files = ftable_new();
 	if (!inodes || !files)
 		goto nomem;
@@ -462,6 +506,7 @@ static int run(struct config *cfg)
 		.files = files,
 		.stage = stage,
 		.read_only = cfg->read_only,
+		.implicit_dirs = cfg->implicit_dirs,
 		.chunk_size = (size_t)cfg->chunk_mb << 20,
 		.rename_dir_limit = cfg->rename_dir_limit,
 		.bucket = cfg->bucket,
@@ -562,6 +607,7 @@ int main(int argc, char **argv)
 		.cache_mb = 256,
 		.chunk_mb = 16,
 		.rename_dir_limit = 100000,
+		.implicit_dirs = 1,
 		.max_retries = 7,
 		.readahead_mb = 64,
 	};
@@ -575,6 +621,13 @@ int main(int argc, char **argv)
 			"gcsmount: '%s' is not a valid bucket name (3-222 characters: lowercase "
 			"letters, digits, '-', '_' and '.')\n",
 			cfg.bucket);
+		return 2;
+	}
+	if (cfg.only_dir && normalize_prefix(cfg.only_dir)) {
+		fprintf(stderr,
+			"gcsmount: only_dir '%s' is not a prefix gcsmount can mount (it needs "
+			"non-empty segments between slashes, none of them '.' or '..')\n",
+			cfg.only_dir);
 		return 2;
 	}
 	if (check_mountpoint(cfg.mountpoint))
@@ -593,5 +646,6 @@ int main(int argc, char **argv)
 	free(cfg.endpoint);
 	free(cfg.log_file);
 	free(cfg.staging_dir);
+	free(cfg.only_dir);
 	return rc;
 }

@@ -133,11 +133,12 @@ int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *att
 	rc = gcs_list(fs->gcs, &q, &page);
 	if (rc)
 		goto out;
-	if (page.n_items > 0 || page.n_prefixes > 0) {
-		int own = page.n_items > 0 && strcmp(page.items[0].name, prefix) == 0;
-
+	int own = page.n_items > 0 && strcmp(page.items[0].name, prefix) == 0;
+	if (own || (fs->implicit_dirs && (page.n_items > 0 || page.n_prefixes > 0))) {
 		*is_dir = 1;
 		rc = iattr_from_object(attr, own ? &page.items[0] : NULL, 1, &fs->defaults);
+		if (!rc && own)
+			attr->generation = page.items[0].generation; /* marks the placeholder */
 		goto out;
 	}
 	rc = gcs_stat(fs->gcs, path, &obj);
@@ -597,7 +598,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!is_dir)
 		goto fail;
 	/* Each opendir lists afresh, so `ls` always shows what the bucket holds now. */
-	rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, &d->list);
+	rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, fs->implicit_dirs, &d->list);
 	if (rc)
 		goto fail;
 	struct local_entries le = {fs, d->path, &d->list};

@@ -397,8 +397,8 @@ void wop_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 	attr_kv_build(&a, st, to_set, &mtime);
 	if (a.n == 0)
 		goto out;
-	if (is_dir && !*path)
-		goto out; /* the bucket's root has no object to keep attributes on */
+	if (ino == INODE_ROOT)
+		goto out; /* the mount's root has no object of its own to keep attributes on */
 
 	/* A file with data waiting for upload takes the attributes with it; a staged file
 	 * remembers them so that its next upload does not undo them. */

@@ -20,7 +20,7 @@ static struct iattr file_attr(uint64_t size, uint64_t gen)
 
 static void same_name_gets_same_number_and_counts_references(void)
 {
-	struct itable *t = itable_new();
+	struct itable *t = itable_new("");
 	struct iattr a = file_attr(10, 1);
 
 	uint64_t i1 = itable_ref(t, "d/f", 0, &a, 60);
@@ -41,7 +41,7 @@ static void same_name_gets_same_number_and_counts_references(void)
 
 static void file_and_directory_of_one_name_are_distinct(void)
 {
-	struct itable *t = itable_new();
+	struct itable *t = itable_new("");
 	struct iattr f = file_attr(1, 1), d = {.mode = S_IFDIR | 0755};
 
 	uint64_t fi = itable_ref(t, "x", 0, &f, 60);
@@ -61,7 +61,7 @@ static void file_and_directory_of_one_name_are_distinct(void)
 
 static void attributes_expire_after_their_ttl(void)
 {
-	struct itable *t = itable_new();
+	struct itable *t = itable_new("");
 	struct iattr a = file_attr(5, 2), got = {0};
 	int fresh = -1;
 
@@ -84,7 +84,7 @@ static void attributes_expire_after_their_ttl(void)
 
 static void root_survives_forget(void)
 {
-	struct itable *t = itable_new();
+	struct itable *t = itable_new("");
 
 	itable_forget(t, INODE_ROOT, 100);
 	CHECK(itable_get(t, INODE_ROOT, NULL, NULL, NULL, NULL) == 0);
@@ -93,7 +93,7 @@ static void root_survives_forget(void)
 
 static void many_inodes_stay_reachable_through_growth(void)
 {
-	struct itable *t = itable_new();
+	struct itable *t = itable_new("");
 	struct iattr a = file_attr(0, 1);
 	enum { N = 5000 };
 	static uint64_t inos[N];
@@ -121,7 +121,7 @@ static void many_inodes_stay_reachable_through_growth(void)
 
 static void open_generation_tells_when_kernel_cache_is_valid(void)
 {
-	struct itable *t = itable_new();
+	struct itable *t = itable_new("");
 	struct iattr a = file_attr(1, 1);
 	uint64_t ino = itable_ref(t, "f", 0, &a, 60);
 
@@ -133,7 +133,7 @@ static void open_generation_tells_when_kernel_cache_is_valid(void)
 
 static void rename_moves_a_directory_and_everything_below(void)
 {
-	struct itable *t = itable_new();
+	struct itable *t = itable_new("");
 	struct iattr f = file_attr(1, 1), d = {.mode = S_IFDIR | 0755};
 	uint64_t dir = itable_ref(t, "a", 1, &d, 60);
 	uint64_t child = itable_ref(t, "a/x", 0, &f, 60);
@@ -161,7 +161,7 @@ static void rename_moves_a_directory_and_everything_below(void)
 
 static void detached_names_are_not_found_but_inodes_live_on(void)
 {
-	struct itable *t = itable_new();
+	struct itable *t = itable_new("");
 	struct iattr f = file_attr(1, 1);
 	uint64_t ino = itable_ref(t, "gone", 0, &f, 60);
 	uint64_t found = 0;
