@@ -1,0 +1,1109 @@
+/* On-disk block cache.
+ *
+ * Layout: DIR/lock, and DIR/xx/NAME for each block, where NAME is 32 hex digits: two 64-bit
+ * FNV-1a hashes (different seeds, each passed through a mixing finaliser) of the object name,
+ * block size, generation and block index, and xx is NAME's first two digits (256 fan-out
+ * subdirectories keep directories small). Temporary files are DIR/xx/tmp.PID.SEQ.
+ *
+ * A block file is a 44-byte header, then the object name (no NUL), then the data. Header fields
+ * are little-endian:
+ *     0  magic "GMDC"          4  format version (1)
+ *     8  generation (u64)     16  block index (u64)
+ *    24  block size (u32)     28  object name length (u32)
+ *    32  data length (u32)    36  CRC32C of the data
+ *    40  CRC32C of bytes 0..39 and the object name
+ * A file is damaged if it is shorter or longer than the header says, if either CRC fails, or if
+ * the magic, version or lengths are impossible; it is deleted and counted. A sound header with a
+ * different key is a hash collision: the file is deleted as a miss, and the name then holds the
+ * block of whichever key was fetched last. A block shorter than the block size is the object's
+ * last.
+ *
+ * Writes go to a temporary file created with O_EXCL, then rename() puts it in place, so a crash
+ * leaves only temporary files (deleted at the next open) and a reader, in this process or
+ * another, opens either a whole old file or a whole new one. Files are not fsync'd: after a
+ * power loss a torn block fails its CRC and is fetched again.
+ *
+ * Index: a hash table of the names (not the keys: the key is checked in the file header) with
+ * file sizes, and an LRU list. At open it is rebuilt from the directory: names, sizes and mtimes,
+ * LRU ordered by mtime. A hit sets the file's mtime when the one recorded is over a minute old,
+ * so that the order survives remounts without a metadata write on every read.
+ *
+ * Bounds: bytes counts whole file sizes (header, name, data) of indexed blocks plus stores in
+ * flight, and never passes max_bytes. The free-space floor is checked with fstatvfs() only when
+ * the bytes written since the last check (rounded to the filesystem's fragment size) could reach
+ * it, or after DCACHE_STATFS_INTERVAL bytes: far from the floor that is one call per 8 MiB
+ * written, near it one per store. When space is short, LRU blocks are evicted until the store
+ * fits above the floor; if none are left, the store is skipped. Stores still being written when
+ * a check is made are subtracted from what it reports, so our own writes never take the free
+ * space below the floor as last measured. Space that other programs take is seen at the next
+ * check, at most 8 MiB of our writes later, and then made up for by evicting. Directory blocks
+ * are not counted.
+ *
+ * Locking: dc->lock guards the table, the LRU list, the counters and every entry. It is the only
+ * lock, and it is never held across file I/O: open, read, write, checksum, rename, unlink and
+ * fstatvfs() all run without it. What that allows, and why each case is harmless:
+ * - An entry may name a file that is gone (evicted by this cache after another thread renamed a
+ *   fresh copy in, or by another process). Opening it fails with ENOENT: a miss, and the entry
+ *   is dropped. The reverse (a file nobody indexed) can only come from another process and is
+ *   indexed at the next open.
+ * - Two threads may store the same block at once; each writes its own temporary file, and the
+ *   second rename wins with identical content. The index counts the file once.
+ * - A reader that finds a damaged file drops the entry only if it was not stored again since the
+ *   reader looked it up (entries carry a stamp), so a fresh copy is not forgotten.
+ *
+ * Sharing a directory between processes: each keeps its own index and byte limit, so together
+ * they may use up to the sum of their limits. Evictions by one are misses in the other. Each
+ * holds a shared flock on DIR/lock; temporary files are deleted at open only under an exclusive
+ * lock, that is when no other cache has the directory open, so a live writer's temporary file is
+ * never removed. Where flock is not supported, temporary files are left alone.
+ */
+#include "cache/disk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/crc32c.h"
+
+#define DCACHE_MAGIC "GMDC"
+#define DCACHE_VERSION 1
+#define DCACHE_HDR 44
+/* GCS names are at most 1024 bytes; the caller adds the bucket. Longer names bypass the cache. */
+#define DCACHE_MAX_NAME 4096
+/* The header stores lengths in 32 bits; 1 GiB leaves the ssize_t arithmetic far from limits. */
+#define DCACHE_MAX_BLOCK (1UL << 30)
+#define DCACHE_FANOUT 256
+#define DCACHE_MIN_BUCKETS 64
+/* At most this many bytes are written between two checks of the free space. */
+#define DCACHE_STATFS_INTERVAL (8LL << 20)
+/* A hit rewrites the file's mtime only if the recorded one is older than this. */
+#define DCACHE_TOUCH_SECS 60
+#define DCACHE_TMP_TRIES 16
+
+/* "xx/" + 32 hex digits, or "xx/tmp.PID.SEQ". */
+#define DCACHE_PATH_MAX 64
+
+#define DCACHE_FNV_SEED1 0xcbf29ce484222325ULL
+#define DCACHE_FNV_SEED2 0x62b821756295c58dULL
+#define DCACHE_FNV_PRIME 0x100000001b3ULL
+
+struct dcache_entry {
+	LIST_ENTRY(dcache_entry) chain; /* hash bucket, while indexed */
+	TAILQ_ENTRY(dcache_entry) lru;	/* dc->lru while indexed, then a list of files to delete */
+	uint64_t h1, h2;		/* the file name */
+	uint64_t size;			/* file size */
+	uint64_t stamp;			/* new each time the block is stored */
+	int64_t touched;		/* mtime we last set or saw, seconds */
+};
+
+LIST_HEAD(dcache_chain, dcache_entry);
+TAILQ_HEAD(dcache_list, dcache_entry);
+
+struct dcache {
+	pthread_mutex_t lock;
+	int root_fd;
+	int lock_fd;
+	size_t block_size;
+	uint64_t max_bytes;
+	uint64_t min_free;
+	uint64_t fs_unit; /* allocation unit of the filesystem, for the floor's arithmetic */
+	struct dcache_chain *buckets;
+	size_t nbuckets; /* a power of two */
+	size_t nentries;
+	struct dcache_list lru; /* most recently used first */
+	uint64_t bytes;		/* indexed file sizes plus stores in flight */
+	int64_t fs_budget;	/* bytes that may be written before the next fstatvfs() */
+	uint64_t fs_inflight;	/* rounded sizes of the stores being written */
+	uint64_t next_stamp;
+	uint64_t tmp_seq;
+	struct dcache_stats stats; /* bytes_on_disk unused: see bytes */
+};
+
+/* One block's key and file name. */
+struct dcache_key {
+	const char *object;
+	size_t object_len;
+	uint64_t generation;
+	uint64_t index;
+	uint64_t h1, h2;
+	char path[DCACHE_PATH_MAX];
+};
+
+/* Hash state after the object name, shared by all blocks of a read. */
+struct dcache_obj {
+	const char *object;
+	size_t len;
+	uint64_t s1, s2;
+	uint64_t generation;
+};
+
+static void dcache_put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void dcache_put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t dcache_get32(const unsigned char *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t dcache_get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t dcache_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= DCACHE_FNV_PRIME;
+	}
+	return h;
+}
+
+/* MurmurHash3's finaliser: FNV-1a's high bits, which pick the subdirectory, depend weakly on
+ * the last bytes hashed (the block index), so the names would crowd into few directories. */
+static uint64_t dcache_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static void dcache_path(char *out, uint64_t h1, uint64_t h2)
+{
+	snprintf(out, DCACHE_PATH_MAX, "%02x/%016llx%016llx", (unsigned int)(h1 >> 56),
+		 (unsigned long long)h1, (unsigned long long)h2);
+}
+
+static void dcache_obj_init(struct dcache_obj *o, const char *object, size_t len,
+			    uint64_t generation)
+{
+	o->object = object;
+	o->len = len;
+	o->generation = generation;
+	o->s1 = dcache_fnv1a(DCACHE_FNV_SEED1, object, len);
+	o->s2 = dcache_fnv1a(DCACHE_FNV_SEED2, object, len);
+}
+
+/* The fixed-size fields follow the name, so the input is unambiguous. They are hashed in a fixed
+ * byte order so that names do not depend on the machine. */
+static void dcache_key_init(struct dcache *dc, const struct dcache_obj *o, uint64_t index,
+			    struct dcache_key *k)
+{
+	unsigned char tail[20];
+
+	dcache_put32(tail, (uint32_t)dc->block_size);
+	dcache_put64(tail + 4, o->generation);
+	dcache_put64(tail + 12, index);
+	k->object = o->object;
+	k->object_len = o->len;
+	k->generation = o->generation;
+	k->index = index;
+	k->h1 = dcache_mix(dcache_fnv1a(o->s1, tail, sizeof(tail)));
+	k->h2 = dcache_mix(dcache_fnv1a(o->s2, tail, sizeof(tail)));
+	dcache_path(k->path, k->h1, k->h2);
+}
+
+static int64_t dcache_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+static uint64_t dcache_alloc_size(struct dcache *dc, uint64_t size)
+{
+	return (size + dc->fs_unit - 1) / dc->fs_unit * dc->fs_unit;
+}
+
+static struct dcache_entry *dcache_lookup(struct dcache *dc, uint64_t h1, uint64_t h2)
+{
+	struct dcache_entry *e;
+
+	LIST_FOREACH(e, &dc->buckets[h1 & (dc->nbuckets - 1)], chain)
+	{
+		if (e->h1 == h1 && e->h2 == h2)
+			return e;
+	}
+	return NULL;
+}
+
+/* Doubles the bucket array. On allocation failure the table keeps working with longer chains,
+ * so the failure is not reported. */
+static void dcache_grow(struct dcache *dc)
+{
+	size_t n = dc->nbuckets * 2;
+	struct dcache_chain *nb;
+	struct dcache_entry *e;
+
+	if (n > SIZE_MAX / sizeof(*nb))
+		return;
+	nb = malloc(n * sizeof(*nb));
+	if (!nb)
+		return;
+	for (size_t i = 0; i < n; i++)
+		LIST_INIT(&nb[i]);
+	for (size_t i = 0; i < dc->nbuckets; i++) {
+		while ((e = LIST_FIRST(&dc->buckets[i]))) {
+			LIST_REMOVE(e, chain);
+			LIST_INSERT_HEAD(&nb[e->h1 & (n - 1)], e, chain);
+		}
+	}
+	free(dc->buckets);
+	dc->buckets = nb;
+	dc->nbuckets = n;
+}
+
+/* Adds e, which is not indexed, at the most recently used end. */
+static void dcache_insert(struct dcache *dc, struct dcache_entry *e)
+{
+	if (dc->nentries >= dc->nbuckets)
+		dcache_grow(dc);
+	LIST_INSERT_HEAD(&dc->buckets[e->h1 & (dc->nbuckets - 1)], e, chain);
+	TAILQ_INSERT_HEAD(&dc->lru, e, lru);
+	dc->nentries++;
+	dc->bytes += e->size;
+	e->stamp = ++dc->next_stamp;
+}
+
+static void dcache_remove(struct dcache *dc, struct dcache_entry *e)
+{
+	LIST_REMOVE(e, chain);
+	TAILQ_REMOVE(&dc->lru, e, lru);
+	dc->nentries--;
+	dc->bytes -= e->size;
+}
+
+/* Moves the least recently used entry to doomed, whose files are deleted once the lock is
+ * dropped. Returns the file's size, or 0 if nothing is indexed. */
+static uint64_t dcache_evict_one(struct dcache *dc, struct dcache_list *doomed)
+{
+	struct dcache_entry *e = TAILQ_LAST(&dc->lru, dcache_list);
+
+	if (!e)
+		return 0;
+	dcache_remove(dc, e);
+	TAILQ_INSERT_TAIL(doomed, e, lru);
+	dc->stats.evictions++;
+	return e->size;
+}
+
+/* Deletes the files of the doomed entries and frees them. Runs without dc->lock. A file that is
+ * already gone (another process evicted it) is not an error. */
+static void dcache_delete_doomed(struct dcache *dc, struct dcache_list *doomed)
+{
+	struct dcache_entry *e;
+	char path[DCACHE_PATH_MAX];
+
+	while ((e = TAILQ_FIRST(doomed))) {
+		TAILQ_REMOVE(doomed, e, lru);
+		dcache_path(path, e->h1, e->h2);
+		unlinkat(dc->root_fd, path, 0);
+		free(e);
+	}
+}
+
+/* Evicts until size more bytes fit under max_bytes. Returns false if they cannot, because the
+ * block alone is too large or stores in flight hold the rest. */
+static bool dcache_make_room(struct dcache *dc, uint64_t size, struct dcache_list *doomed)
+{
+	if (size > dc->max_bytes)
+		return false;
+	while (dc->bytes > dc->max_bytes - size)
+		if (!dcache_evict_one(dc, doomed))
+			return false;
+	return true;
+}
+
+/* Given avail bytes free (beyond root's reserve) as fstatvfs() just said, evicts until a file
+ * taking alloc bytes fits above the floor, and sets the budget of writes before the next check.
+ * Returns false if even evicting everything did not make room; what was evicted stays evicted,
+ * because the floor asks for that space whether or not this block is stored. */
+static bool dcache_make_floor_room(struct dcache *dc, uint64_t avail, uint64_t alloc,
+				   struct dcache_list *doomed)
+{
+	const int64_t cap = INT64_MAX / 4;
+	int64_t headroom;
+	uint64_t size;
+
+	if (avail >= dc->min_free)
+		headroom = avail - dc->min_free > (uint64_t)cap ? cap
+								: (int64_t)(avail - dc->min_free);
+	else
+		headroom = dc->min_free - avail > (uint64_t)cap ? -cap
+								: -(int64_t)(dc->min_free - avail);
+	/* Stores being written may not show in avail yet. */
+	headroom -= dc->fs_inflight > (uint64_t)cap ? cap : (int64_t)dc->fs_inflight;
+	while (headroom < (int64_t)alloc && (size = dcache_evict_one(dc, doomed)))
+		headroom += (int64_t)dcache_alloc_size(dc, size);
+	dc->fs_budget = headroom < DCACHE_STATFS_INTERVAL ? headroom : DCACHE_STATFS_INTERVAL;
+	return headroom >= (int64_t)alloc;
+}
+
+/* Drops the entry if it still holds the file the caller looked up (same stamp), and deletes the
+ * file if unlink_file. A newer copy stored in between is left alone. */
+static void dcache_drop(struct dcache *dc, const struct dcache_key *k, uint64_t stamp,
+			bool unlink_file, bool corrupt)
+{
+	struct dcache_entry *e;
+	bool drop;
+
+	pthread_mutex_lock(&dc->lock);
+	e = dcache_lookup(dc, k->h1, k->h2);
+	drop = e && e->stamp == stamp;
+	if (drop)
+		dcache_remove(dc, e);
+	if (corrupt)
+		dc->stats.corrupt++;
+	pthread_mutex_unlock(&dc->lock);
+	if (drop) {
+		if (unlink_file)
+			unlinkat(dc->root_fd, k->path, 0);
+		free(e);
+	}
+}
+
+/* Reads up to n bytes at off, stopping early only at end of file. Returns the count or -errno. */
+static ssize_t dcache_pread_full(int fd, void *buf, size_t n, off_t off)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+static int dcache_write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t r = write(fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+enum dcache_verdict {
+	DCACHE_SOUND,	/* the block, verified */
+	DCACHE_DAMAGED, /* fails verification */
+	DCACHE_FOREIGN, /* a sound block of another key */
+	DCACHE_FAILED,	/* could not be checked (out of memory) */
+};
+
+/* Reads and verifies the block in fd. On DCACHE_SOUND, *got bytes of it (at most want) are in
+ * dst. Runs without dc->lock. */
+static enum dcache_verdict dcache_read_block(struct dcache *dc, int fd, const struct dcache_key *k,
+					     size_t want, unsigned char *dst, size_t *got)
+{
+	unsigned char hdr[DCACHE_HDR];
+	unsigned char *name = NULL, *data = NULL;
+	enum dcache_verdict v = DCACHE_DAMAGED;
+	uint32_t name_len, data_len;
+	struct stat st;
+	uint32_t crc;
+
+	if (fstat(fd, &st) < 0 || st.st_size < DCACHE_HDR)
+		goto out;
+	if (dcache_pread_full(fd, hdr, DCACHE_HDR, 0) != DCACHE_HDR)
+		goto out;
+	name_len = dcache_get32(hdr + 28);
+	data_len = dcache_get32(hdr + 32);
+	if (memcmp(hdr, DCACHE_MAGIC, 4) != 0 || dcache_get32(hdr + 4) != DCACHE_VERSION ||
+	    name_len > DCACHE_MAX_NAME || data_len == 0 || data_len > DCACHE_MAX_BLOCK ||
+	    (uint64_t)st.st_size != (uint64_t)DCACHE_HDR + name_len + data_len)
+		goto out;
+
+	v = DCACHE_FAILED;
+	name = malloc(name_len ? name_len : 1);
+	if (!name)
+		goto out;
+	v = DCACHE_DAMAGED;
+	if (dcache_pread_full(fd, name, name_len, DCACHE_HDR) != (ssize_t)name_len)
+		goto out;
+	crc = crc32c_update(0, hdr, 40);
+	crc = crc32c_update(crc, name, name_len);
+	if (crc != dcache_get32(hdr + 40))
+		goto out;
+
+	v = DCACHE_FOREIGN;
+	if (dcache_get64(hdr + 8) != k->generation || dcache_get64(hdr + 16) != k->index ||
+	    dcache_get32(hdr + 24) != dc->block_size || name_len != k->object_len ||
+	    memcmp(name, k->object, name_len) != 0)
+		goto out;
+
+	/* A sound header of our block size cannot hold more than a block. */
+	v = DCACHE_DAMAGED;
+	if (data_len > dc->block_size)
+		goto out;
+	/* Verification needs the whole block; a range that ends early gets a bounce buffer. */
+	if (data_len <= want) {
+		data = dst;
+	} else {
+		v = DCACHE_FAILED;
+		data = malloc(data_len);
+		if (!data)
+			goto out;
+		v = DCACHE_DAMAGED;
+	}
+	if (dcache_pread_full(fd, data, data_len, DCACHE_HDR + (off_t)name_len) !=
+	    (ssize_t)data_len)
+		goto out;
+	if (crc32c_update(0, data, data_len) != dcache_get32(hdr + 36))
+		goto out;
+	*got = data_len < want ? data_len : want;
+	if (data != dst)
+		memcpy(dst, data, *got);
+	v = DCACHE_SOUND;
+out:
+	if (data != dst)
+		free(data);
+	free(name);
+	return v;
+}
+
+/* Looks the block up and reads it into dst. Returns the bytes read (at most want; fewer means the
+ * object ends in this block), or 0 for a miss. Damaged, foreign and vanished files are dropped
+ * from the index. */
+static size_t dcache_load(struct dcache *dc, const struct dcache_key *k, size_t want,
+			  unsigned char *dst)
+{
+	enum dcache_verdict v;
+	struct dcache_entry *e;
+	uint64_t stamp = 0;
+	int64_t touched = 0, now;
+	size_t got = 0;
+	int fd;
+
+	pthread_mutex_lock(&dc->lock);
+	e = dcache_lookup(dc, k->h1, k->h2);
+	if (e) {
+		stamp = e->stamp;
+		touched = e->touched;
+	}
+	pthread_mutex_unlock(&dc->lock);
+	if (!e)
+		return 0;
+
+	fd = openat(dc->root_fd, k->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		/* Evicted by another process, or by us after a concurrent store: a plain miss.
+		 * Other errors (EMFILE, ...) may pass, so the entry stays. */
+		if (errno == ENOENT)
+			dcache_drop(dc, k, stamp, false, false);
+		return 0;
+	}
+	v = dcache_read_block(dc, fd, k, want, dst, &got);
+	now = dcache_now();
+	if (v == DCACHE_SOUND && now - touched >= DCACHE_TOUCH_SECS)
+		futimens(fd, NULL);
+	close(fd);
+
+	switch (v) {
+	case DCACHE_SOUND:
+		pthread_mutex_lock(&dc->lock);
+		e = dcache_lookup(dc, k->h1, k->h2);
+		if (e) {
+			TAILQ_REMOVE(&dc->lru, e, lru);
+			TAILQ_INSERT_HEAD(&dc->lru, e, lru);
+			if (now - e->touched >= DCACHE_TOUCH_SECS)
+				e->touched = now;
+		}
+		dc->stats.hits++;
+		pthread_mutex_unlock(&dc->lock);
+		return got;
+	case DCACHE_DAMAGED:
+		dcache_drop(dc, k, stamp, true, true);
+		return 0;
+	case DCACHE_FOREIGN:
+		dcache_drop(dc, k, stamp, true, false);
+		return 0;
+	case DCACHE_FAILED:
+		break;
+	}
+	return 0;
+}
+
+/* Writes the block to a temporary file in its subdirectory and renames it into place. Runs
+ * without dc->lock. */
+static int dcache_write_block(struct dcache *dc, const struct dcache_key *k, uint64_t seq,
+			      const unsigned char *data, size_t len)
+{
+	unsigned char *head = NULL;
+	char tmp[DCACHE_PATH_MAX];
+	bool made_dir = false;
+	int fd = -1, rc;
+
+	head = malloc(DCACHE_HDR + k->object_len);
+	if (!head)
+		return -ENOMEM;
+	memcpy(head, DCACHE_MAGIC, 4);
+	dcache_put32(head + 4, DCACHE_VERSION);
+	dcache_put64(head + 8, k->generation);
+	dcache_put64(head + 16, k->index);
+	dcache_put32(head + 24, (uint32_t)dc->block_size);
+	dcache_put32(head + 28, (uint32_t)k->object_len);
+	dcache_put32(head + 32, (uint32_t)len);
+	dcache_put32(head + 36, crc32c_update(0, data, len));
+	memcpy(head + DCACHE_HDR, k->object, k->object_len);
+	dcache_put32(head + 40,
+		     crc32c_update(crc32c_update(0, head, 40), k->object, k->object_len));
+
+	for (int i = 0; i < DCACHE_TMP_TRIES; i++) {
+		/* seq is unique in this cache; the pid and O_EXCL keep other caches apart. */
+		snprintf(tmp, sizeof(tmp), "%.2s/tmp.%x.%llx", k->path, (unsigned int)getpid(),
+			 (unsigned long long)(seq + (uint64_t)i * 0x9e3779b97f4a7c15ULL));
+		fd = openat(dc->root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			    0600);
+		if (fd >= 0)
+			break;
+		if (errno == ENOENT && !made_dir) {
+			/* Someone removed the subdirectory; make it again once. */
+			char sub[3] = {k->path[0], k->path[1], 0};
+
+			made_dir = true;
+			mkdirat(dc->root_fd, sub, 0700);
+			i--;
+			continue;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = dcache_write_full(fd, head, DCACHE_HDR + k->object_len);
+	if (!rc)
+		rc = dcache_write_full(fd, data, len);
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && renameat(dc->root_fd, tmp, dc->root_fd, k->path) < 0)
+		rc = -errno;
+	if (rc)
+		unlinkat(dc->root_fd, tmp, 0);
+out:
+	free(head);
+	return rc;
+}
+
+/* Stores one fetched block, unless it is already indexed or no room can be made. Failures are
+ * counted, never returned: the read that fetched the block succeeds regardless. */
+static void dcache_store(struct dcache *dc, const struct dcache_key *k, const unsigned char *data,
+			 size_t len)
+{
+	uint64_t size = DCACHE_HDR + k->object_len + len;
+	uint64_t alloc = dcache_alloc_size(dc, size);
+	struct dcache_entry *e, *fresh;
+	struct dcache_list doomed;
+	struct statvfs sv;
+	bool have_sv;
+	uint64_t seq;
+	int rc;
+
+	TAILQ_INIT(&doomed);
+	fresh = malloc(sizeof(*fresh));
+	if (!fresh)
+		return;
+
+	pthread_mutex_lock(&dc->lock);
+	if (dcache_lookup(dc, k->h1, k->h2))
+		goto unlock;
+	if (dc->min_free && dc->fs_budget < (int64_t)alloc) {
+		pthread_mutex_unlock(&dc->lock);
+		have_sv = fstatvfs(dc->root_fd, &sv) == 0;
+		pthread_mutex_lock(&dc->lock);
+		/* Should fstatvfs() ever fail, the floor is not enforced for this store. */
+		if (have_sv && !dcache_make_floor_room(dc, (uint64_t)sv.f_bavail * sv.f_frsize,
+						       alloc, &doomed)) {
+			dc->stats.store_skips++;
+			goto unlock;
+		}
+	}
+	if (!dcache_make_room(dc, size, &doomed)) {
+		dc->stats.store_skips++;
+		goto unlock;
+	}
+	dc->bytes += size;
+	dc->fs_budget -= (int64_t)alloc;
+	dc->fs_inflight += alloc;
+	seq = dc->tmp_seq++;
+	pthread_mutex_unlock(&dc->lock);
+	dcache_delete_doomed(dc, &doomed);
+
+	rc = dcache_write_block(dc, k, seq, data, len);
+
+	pthread_mutex_lock(&dc->lock);
+	dc->bytes -= size;
+	dc->fs_inflight -= alloc;
+	if (rc) {
+		dc->stats.store_errors++;
+		/* The disk is fuller than the budget assumed: look again before the next store. */
+		if (rc == -ENOSPC || rc == -EDQUOT)
+			dc->fs_budget = 0;
+		goto unlock;
+	}
+	dc->stats.stores++;
+	e = dcache_lookup(dc, k->h1, k->h2);
+	if (e) {
+		/* Another thread stored the same block meanwhile; our rename replaced its file. */
+		dc->bytes += size - e->size;
+		e->size = size;
+		e->stamp = ++dc->next_stamp;
+		e->touched = dcache_now();
+		TAILQ_REMOVE(&dc->lru, e, lru);
+		TAILQ_INSERT_HEAD(&dc->lru, e, lru);
+		goto unlock;
+	}
+	fresh->h1 = k->h1;
+	fresh->h2 = k->h2;
+	fresh->size = size;
+	fresh->touched = dcache_now();
+	dcache_insert(dc, fresh);
+	fresh = NULL;
+unlock:
+	pthread_mutex_unlock(&dc->lock);
+	dcache_delete_doomed(dc, &doomed);
+	free(fresh);
+}
+
+/* Fetches blocks [a, b) of the read with one call to inner and stores what came back. buf and len
+ * describe the whole read, starting at block `first`. Returns bytes fetched or -errno. */
+static ssize_t dcache_fill_run(struct dcache *dc, const struct dcache_obj *o, uint64_t first,
+			       size_t a, size_t b, size_t len, unsigned char *buf,
+			       bcache_fetch_fn inner, void *inner_arg)
+{
+	size_t bs = dc->block_size;
+	size_t span = (b * bs < len ? b * bs : len) - a * bs;
+	unsigned char *p = buf + a * bs;
+	struct dcache_key k;
+	ssize_t n;
+
+	pthread_mutex_lock(&dc->lock);
+	dc->stats.misses += b - a;
+	pthread_mutex_unlock(&dc->lock);
+	n = inner(inner_arg, o->object, o->generation, (first + a) * bs, span, p);
+	if (n < 0)
+		return n;
+	if ((size_t)n > span)
+		return -EIO;
+	/* Every block with data is stored, the last one short if the object ends in it. */
+	for (size_t i = 0; i * bs < (size_t)n; i++) {
+		size_t blen = (size_t)n - i * bs < bs ? (size_t)n - i * bs : bs;
+
+		dcache_key_init(dc, o, first + a + i, &k);
+		dcache_store(dc, &k, p + i * bs, blen);
+	}
+	return n;
+}
+
+ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation, uint64_t offset,
+		     size_t len, void *buf, bcache_fetch_fn inner, void *inner_arg)
+{
+	const size_t none = SIZE_MAX;
+	unsigned char *out = buf;
+	struct dcache_obj o;
+	struct dcache_key k;
+	size_t bs, nblocks, run = none;
+	uint64_t first;
+	size_t object_len;
+	ssize_t n;
+
+	if (!dc || !object || !inner || (len && !buf))
+		return -EINVAL;
+	bs = dc->block_size;
+	if (offset % bs || len > SSIZE_MAX || len > UINT64_MAX - offset)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	object_len = strlen(object);
+	if (object_len > DCACHE_MAX_NAME)
+		return inner(inner_arg, object, generation, offset, len, buf);
+
+	dcache_obj_init(&o, object, object_len, generation);
+	first = offset / bs;
+	nblocks = (len - 1) / bs + 1;
+	for (size_t i = 0; i < nblocks; i++) {
+		size_t want = i == nblocks - 1 ? len - i * bs : bs;
+		size_t got;
+
+		dcache_key_init(dc, &o, first + i, &k);
+		got = dcache_load(dc, &k, want, out + i * bs);
+		if (!got) {
+			if (run == none)
+				run = i;
+			continue;
+		}
+		if (run != none) {
+			n = dcache_fill_run(dc, &o, first, run, i, len, out, inner, inner_arg);
+			if (n < 0)
+				return n;
+			if ((size_t)n < (i - run) * bs)
+				return (ssize_t)(run * bs + (size_t)n);
+			run = none;
+		}
+		if (got < want)
+			return (ssize_t)(i * bs + got);
+	}
+	if (run != none) {
+		n = dcache_fill_run(dc, &o, first, run, nblocks, len, out, inner, inner_arg);
+		if (n < 0)
+			return n;
+		return (ssize_t)(run * bs + (size_t)n);
+	}
+	return (ssize_t)len;
+}
+
+ssize_t dcache_layer_fetch(void *arg, const char *object, uint64_t generation, uint64_t offset,
+			   size_t len, void *buf)
+{
+	struct dcache_layer *l = arg;
+
+	return dcache_fetch(l->dc, object, generation, offset, len, buf, l->inner, l->inner_arg);
+}
+
+void dcache_get_stats(struct dcache *dc, struct dcache_stats *out)
+{
+	pthread_mutex_lock(&dc->lock);
+	*out = dc->stats;
+	out->bytes_on_disk = dc->bytes;
+	pthread_mutex_unlock(&dc->lock);
+}
+
+/* A file found at open, before it is ordered by mtime. */
+struct dcache_found {
+	uint64_t h1, h2;
+	uint64_t size;
+	struct timespec mtime;
+};
+
+struct dcache_scan {
+	struct dcache_found *v;
+	size_t n, cap;
+	bool exclusive; /* no other cache has the directory open: temporary files are orphans */
+};
+
+static int dcache_found_cmp(const void *a, const void *b)
+{
+	const struct dcache_found *x = a, *y = b;
+
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return 0;
+}
+
+/* Parses a block file name: 32 lowercase hex digits, the first two those of its subdirectory. */
+static bool dcache_parse_name(const char *name, unsigned int sub, uint64_t *h1, uint64_t *h2)
+{
+	uint64_t h[2] = {0, 0};
+
+	if (strlen(name) != 32)
+		return false;
+	for (int i = 0; i < 32; i++) {
+		char c = name[i];
+		unsigned int d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned int)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned int)(c - 'a' + 10);
+		else
+			return false;
+		h[i / 16] = h[i / 16] << 4 | d;
+	}
+	if (h[0] >> 56 != sub)
+		return false;
+	*h1 = h[0];
+	*h2 = h[1];
+	return true;
+}
+
+/* Lists one subdirectory: block files are collected, temporary files deleted if no other cache
+ * may be writing them, anything else deleted. */
+static int dcache_scan_sub(struct dcache *dc, unsigned int sub, struct dcache_scan *s)
+{
+	char name[4];
+	struct dirent *de;
+	DIR *d = NULL;
+	int fd, rc = 0;
+
+	snprintf(name, sizeof(name), "%02x", sub);
+	if (mkdirat(dc->root_fd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(dc->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct dcache_found *f;
+		struct stat st;
+		uint64_t h1, h2;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (strncmp(de->d_name, "tmp.", 4) == 0) {
+			if (s->exclusive)
+				unlinkat(fd, de->d_name, 0);
+			continue;
+		}
+		if (!dcache_parse_name(de->d_name, sub, &h1, &h2)) {
+			unlinkat(fd, de->d_name, 0);
+			continue;
+		}
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (!S_ISREG(st.st_mode) || st.st_size <= DCACHE_HDR) {
+			/* Cut short: counted as damage, as it would be when read. */
+			if (S_ISREG(st.st_mode))
+				dc->stats.corrupt++;
+			unlinkat(fd, de->d_name, 0);
+			continue;
+		}
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 256;
+			struct dcache_found *v = reallocarray(s->v, cap, sizeof(*v));
+
+			if (!v) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			s->v = v;
+			s->cap = cap;
+		}
+		f = &s->v[s->n++];
+		f->h1 = h1;
+		f->h2 = h2;
+		f->size = (uint64_t)st.st_size;
+		f->mtime = st.st_mtim;
+	}
+	if (errno)
+		rc = -errno;
+out:
+	closedir(d);
+	return rc;
+}
+
+/* Indexes every block file, oldest mtime least recently used, then evicts down to max_bytes. */
+static int dcache_rebuild(struct dcache *dc, bool exclusive)
+{
+	struct dcache_scan s = {.exclusive = exclusive};
+	struct dcache_list doomed;
+	int rc = 0;
+
+	TAILQ_INIT(&doomed);
+	for (unsigned int sub = 0; sub < DCACHE_FANOUT && !rc; sub++)
+		rc = dcache_scan_sub(dc, sub, &s);
+	if (rc)
+		goto out;
+	if (s.n)
+		qsort(s.v, s.n, sizeof(*s.v), dcache_found_cmp);
+	for (size_t i = 0; i < s.n; i++) {
+		struct dcache_entry *e = malloc(sizeof(*e));
+
+		if (!e) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		e->h1 = s.v[i].h1;
+		e->h2 = s.v[i].h2;
+		e->size = s.v[i].size;
+		e->touched = s.v[i].mtime.tv_sec;
+		dcache_insert(dc, e);
+	}
+	while (dc->bytes > dc->max_bytes)
+		dcache_evict_one(dc, &doomed);
+	dcache_delete_doomed(dc, &doomed);
+out:
+	free(s.v);
+	return rc;
+}
+
+/* Takes the directory's lock file: exclusive if nobody else has the directory open (returns
+ * true), then shared for as long as the cache is open. */
+static int dcache_lock_dir(struct dcache *dc, bool *exclusive)
+{
+	*exclusive = false;
+	dc->lock_fd = openat(dc->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (dc->lock_fd < 0)
+		return -errno;
+	if (flock(dc->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		*exclusive = true;
+		return 0;
+	}
+	/* Another cache holds it, or flock is not supported here: either way, hands off the
+	 * temporary files. A shared lock also waits out another opener's exclusive scan. */
+	if (errno == EWOULDBLOCK) {
+		while (flock(dc->lock_fd, LOCK_SH) < 0 && errno == EINTR)
+			;
+	}
+	return 0;
+}
+
+struct dcache *dcache_new(const char *dir, size_t block_size, uint64_t max_bytes,
+			  uint64_t min_free_bytes, char *why, size_t whylen)
+{
+	struct dcache *dc = NULL;
+	const char *what = "";
+	struct statvfs sv;
+	bool mutex_ok = false, exclusive;
+	int rc = -ENOMEM;
+
+	if (!why)
+		whylen = 0;
+	if (!dir || block_size == 0 || block_size > DCACHE_MAX_BLOCK) {
+		rc = -EINVAL;
+		what = "invalid block size";
+		goto fail;
+	}
+	dc = calloc(1, sizeof(*dc));
+	if (!dc) {
+		what = "allocating the index";
+		goto fail;
+	}
+	dc->root_fd = -1;
+	dc->lock_fd = -1;
+	dc->block_size = block_size;
+	dc->max_bytes = max_bytes;
+	dc->min_free = min_free_bytes;
+	TAILQ_INIT(&dc->lru);
+	dc->nbuckets = DCACHE_MIN_BUCKETS;
+	dc->buckets = malloc(dc->nbuckets * sizeof(*dc->buckets));
+	if (!dc->buckets) {
+		what = "allocating the index";
+		goto fail;
+	}
+	for (size_t i = 0; i < dc->nbuckets; i++)
+		LIST_INIT(&dc->buckets[i]);
+	rc = -pthread_mutex_init(&dc->lock, NULL);
+	if (rc) {
+		what = "creating a mutex";
+		goto fail;
+	}
+	mutex_ok = true;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		what = "cannot create the directory";
+		goto fail;
+	}
+	dc->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dc->root_fd < 0) {
+		rc = -errno;
+		what = "cannot open the directory";
+		goto fail;
+	}
+	/* Reports EROFS even to root, who passes every permission check. */
+	if (faccessat(dc->root_fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
+		rc = -errno;
+		what = "directory is not writable";
+		goto fail;
+	}
+	rc = dcache_lock_dir(dc, &exclusive);
+	if (rc) {
+		what = "cannot create the lock file";
+		goto fail;
+	}
+	dc->fs_unit = fstatvfs(dc->root_fd, &sv) == 0 && sv.f_frsize ? sv.f_frsize : 4096;
+	rc = dcache_rebuild(dc, exclusive);
+	if (rc) {
+		what = "cannot scan the directory";
+		goto fail;
+	}
+	/* Were the downgrade interrupted, no lock might be held: other caches could then delete
+	 * our temporary files, so it is retried. */
+	while (exclusive && flock(dc->lock_fd, LOCK_SH) < 0 && errno == EINTR)
+		;
+	/* Different in each cache, so temporary names rarely meet even within one process. */
+	dc->tmp_seq = dcache_mix((uint64_t)(uintptr_t)dc ^ (uint64_t)time(NULL) << 20);
+	return dc;
+
+fail:
+	if (whylen)
+		snprintf(why, whylen, "disk cache %s: %s%s%s", dir ? dir : "(null)", what,
+			 *what ? ": " : "", strerror(-rc));
+	if (dc && !mutex_ok) {
+		free(dc->buckets);
+		free(dc);
+	} else {
+		dcache_free(dc);
+	}
+	errno = -rc;
+	return NULL;
+}
+
+void dcache_free(struct dcache *dc)
+{
+	struct dcache_entry *e;
+
+	if (!dc)
+		return;
+	while ((e = TAILQ_FIRST(&dc->lru))) {
+		dcache_remove(dc, e);
+		free(e);
+	}
+	free(dc->buckets);
+	if (dc->lock_fd >= 0)
+		close(dc->lock_fd);
+	if (dc->root_fd >= 0)
+		close(dc->root_fd);
+	pthread_mutex_destroy(&dc->lock);
+	free(dc);
+}
