@@ -17,14 +17,20 @@ struct ftable;
 struct stage;
 struct readahead;
 struct metrics;
+struct dcache;
 
 struct gmfs {
 	struct gcs_client *gcs;
 	struct itable *inodes;
 	struct bcache *blocks; /* NULL: every read goes to the server */
-	struct ftable *files;  /* open files and their staged data */
-	struct readahead *ra;  /* started at init, when the daemon runs; NULL: none */
-	uint64_t ra_window;    /* most bytes read ahead of one sequential reader */
+	struct dcache *disk;   /* on-disk blocks under the memory cache, or NULL */
+	/* What the memory cache calls on a miss: the disk cache layer, or the server. */
+	ssize_t (*fetch)(void *arg, const char *object, uint64_t generation, uint64_t off,
+			 size_t len, void *buf);
+	void *fetch_arg;
+	struct ftable *files; /* open files and their staged data */
+	struct readahead *ra; /* started at init, when the daemon runs; NULL: none */
+	uint64_t ra_window;   /* most bytes read ahead of one sequential reader */
 	int ra_threads;
 	struct metrics *metrics; /* started at init */
 	struct stage *stage;
@@ -39,6 +45,10 @@ struct gmfs {
 };
 
 extern const struct fuse_lowlevel_ops gmfs_ops;
+
+/* A block fetch straight from GCS (arg: the struct gmfs), for fs->fetch. */
+ssize_t fs_fetch_from_server(void *arg, const char *object, uint64_t generation, uint64_t off,
+			     size_t len, void *buf);
 
 /* Sets the root directory's attributes; call once before the session starts. */
 int gmfs_init_root(struct gmfs *fs);

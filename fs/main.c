@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "cache/blocks.h"
+#include "cache/disk.h"
 #include "fs/files.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
@@ -44,6 +45,9 @@ struct config {
 	unsigned long max_retries;
 	unsigned long readahead_mb;
 	unsigned long metrics_port;
+	char *cache_dir;
+	unsigned long cache_dir_mb;
+	unsigned long cache_dir_free_mb;
 	int allow_other;
 	int default_permissions;
 	uid_t uid;
@@ -99,6 +103,11 @@ static const struct opt_spec opt_table[] = {
 	{"negative_ttl", OPT_SECONDS, CFG(negative_ttl),
 	 "seconds a missing name is trusted to stay missing (5)"},
 	{"cache_size_mb", OPT_UINT, CFG(cache_mb), "memory block cache in MiB, 0 disables (256)"},
+	{"cache_dir", OPT_STRING, CFG(cache_dir),
+	 "keep data blocks on disk here too, across mounts (off)"},
+	{"cache_dir_size_mb", OPT_UINT, CFG(cache_dir_mb), "most MiB the disk cache holds (4096)"},
+	{"cache_dir_min_free_mb", OPT_UINT, CFG(cache_dir_free_mb),
+	 "MiB the disk cache leaves free on its filesystem (1024)"},
 	{"readahead_mb", OPT_UINT, CFG(readahead_mb),
 	 "most MiB read ahead of a sequential reader, 0 disables (64)"},
 	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
@@ -240,6 +249,10 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 			break;
 		else if (o->offset == CFG(rename_dir_limit))
 			cfg->rename_dir_limit = (unsigned long)u;
+		else if (o->offset == CFG(cache_dir_mb))
+			cfg->cache_dir_mb = (unsigned long)u;
+		else if (o->offset == CFG(cache_dir_free_mb))
+			cfg->cache_dir_free_mb = (unsigned long)u;
 		else if (o->offset == CFG(metrics_port) && u <= 65535)
 			cfg->metrics_port = (unsigned long)u;
 		else if (o->offset == CFG(metrics_port))
@@ -433,6 +446,8 @@ static int run(struct config *cfg)
 	struct ftable *files = NULL;
 	struct gmfs fs = {0};
 	struct metrics *metrics = NULL;
+	struct dcache *disk = NULL;
+	struct dcache_layer layer;
 	struct stage *stage = NULL;
 	char *stage_base = NULL;
 	struct fuse_session *se = NULL;
@@ -499,10 +514,38 @@ static int run(struct config *cfg)
 		if (!blocks)
 			goto nomem;
 	}
+	if (cfg->cache_dir) {
+		struct buf dir;
+
+		if (!blocks) {
+			fprintf(stderr,
+				"gcsmount: cache_dir works under the memory cache; it needs "
+				"cache_size_mb above 0\n");
+			goto out;
+		}
+		/* One folder per bucket: block keys are object names. */
+		if (mkdir(cfg->cache_dir, 0700) != 0 && errno != EEXIST) {
+			fprintf(stderr, "gcsmount: cache_dir %s: %s\n", cfg->cache_dir,
+				strerror(errno));
+			goto out;
+		}
+		buf_init(&dir, 8192);
+		if (buf_printf(&dir, "%s/%s", cfg->cache_dir, cfg->bucket))
+			goto nomem;
+		disk = dcache_new(dir.data, BLOCK_SIZE, (uint64_t)cfg->cache_dir_mb << 20,
+				  (uint64_t)cfg->cache_dir_free_mb << 20, why, sizeof(why));
+		buf_free(&dir);
+		if (!disk) {
+			fprintf(stderr, "gcsmount: %s\n", why);
+			goto out;
+		}
+	}
 	fs = (struct gmfs){
 		.gcs = gcs,
 		.inodes = inodes,
 		.blocks = blocks,
+		.disk = disk,
+		.fetch = fs_fetch_from_server,
 		.files = files,
 		.stage = stage,
 		.read_only = cfg->read_only,
@@ -520,6 +563,12 @@ static int run(struct config *cfg)
 		.ra_threads = 16,
 		.metrics = metrics,
 	};
+	fs.fetch_arg = &fs;
+	if (disk) {
+		layer = (struct dcache_layer){disk, fs_fetch_from_server, &fs};
+		fs.fetch = dcache_layer_fetch;
+		fs.fetch_arg = &layer;
+	}
 	clock_gettime(CLOCK_REALTIME, &fs.defaults.dir_mtime);
 	if (gmfs_init_root(&fs))
 		goto nomem;
@@ -583,6 +632,7 @@ out:
 	readahead_free(fs.ra);
 	metrics_free(metrics);
 	bcache_free(blocks);
+	dcache_free(disk);
 	ftable_free(files);
 	itable_free(inodes);
 	stage_free(stage);
@@ -610,6 +660,8 @@ int main(int argc, char **argv)
 		.implicit_dirs = 1,
 		.max_retries = 7,
 		.readahead_mb = 64,
+		.cache_dir_mb = 4096,
+		.cache_dir_free_mb = 1024,
 	};
 	int rc = parse_args(argc, argv, &cfg);
 
@@ -647,5 +699,6 @@ int main(int argc, char **argv)
 	free(cfg.log_file);
 	free(cfg.staging_dir);
 	free(cfg.only_dir);
+	free(cfg.cache_dir);
 	return rc;
 }

@@ -44,7 +44,8 @@ double metrics_cost(const struct gcs_stats *g)
 	       (double)b * PRICE_CLASS_B_PER_1000 / 1000;
 }
 
-int metrics_format(struct buf *out, const struct gcs_stats *g, const struct bcache_stats *cache)
+int metrics_format(struct buf *out, const struct gcs_stats *g, const struct bcache_stats *cache,
+		   const struct dcache_stats *disk)
 {
 	static const struct {
 		const char *name, *help;
@@ -112,6 +113,18 @@ int metrics_format(struct buf *out, const struct gcs_stats *g, const struct bcac
 			"gcsmount_cache_bytes{cache=\"memory\"} %llu\n",
 			(unsigned long long)cache->hits, (unsigned long long)cache->misses,
 			(unsigned long long)cache->bytes_cached);
+	if (!rc && disk)
+		rc = buf_printf(out,
+				"gcsmount_cache_hits_total{cache=\"disk\"} %llu\n"
+				"gcsmount_cache_misses_total{cache=\"disk\"} %llu\n"
+				"gcsmount_cache_bytes{cache=\"disk\"} %llu\n"
+				"# HELP gcsmount_cache_corrupt_total Disk cache blocks that failed "
+				"their checksum and were fetched again.\n"
+				"# TYPE gcsmount_cache_corrupt_total counter\n"
+				"gcsmount_cache_corrupt_total{cache=\"disk\"} %llu\n",
+				(unsigned long long)disk->hits, (unsigned long long)disk->misses,
+				(unsigned long long)disk->bytes_on_disk,
+				(unsigned long long)disk->corrupt);
 	return rc;
 }
 
@@ -119,11 +132,14 @@ static int render(struct metrics *m, struct buf *out)
 {
 	struct gcs_stats g;
 	struct bcache_stats c;
+	struct dcache_stats d;
 
 	gcs_get_stats(m->fs->gcs, &g);
 	if (m->fs->blocks)
 		bcache_get_stats(m->fs->blocks, &c);
-	return metrics_format(out, &g, m->fs->blocks ? &c : NULL);
+	if (m->fs->disk)
+		dcache_get_stats(m->fs->disk, &d);
+	return metrics_format(out, &g, m->fs->blocks ? &c : NULL, m->fs->disk ? &d : NULL);
 }
 
 static void serve_one(struct metrics *m, int fd)
@@ -202,6 +218,15 @@ static void log_metrics(struct metrics *m)
 		log_info("metrics: memory cache: %llu hits, %llu misses, %llu bytes held",
 			 (unsigned long long)c.hits, (unsigned long long)c.misses,
 			 (unsigned long long)c.bytes_cached);
+	}
+	if (m->fs->disk) {
+		struct dcache_stats d;
+
+		dcache_get_stats(m->fs->disk, &d);
+		log_info("metrics: disk cache: %llu hits, %llu misses, %llu corrupt, %llu bytes "
+			 "held",
+			 (unsigned long long)d.hits, (unsigned long long)d.misses,
+			 (unsigned long long)d.corrupt, (unsigned long long)d.bytes_on_disk);
 	}
 	log_info("metrics: %llu bytes in, %llu bytes out, estimated operation cost $%.6f",
 		 (unsigned long long)g.bytes_in, (unsigned long long)g.bytes_out, metrics_cost(&g));

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "cache/blocks.h"
+#include "cache/disk.h"
 #include "gcs/client.h"
 #include "util/buf.h"
 
@@ -26,8 +27,9 @@ struct metrics *metrics_new(int port, char *why, size_t whylen);
 int metrics_start(struct metrics *m, struct gmfs *fs);
 void metrics_free(struct metrics *m);
 
-/* The Prometheus text for these counters (cache may be NULL). Returns 0 or -errno. */
-int metrics_format(struct buf *out, const struct gcs_stats *g, const struct bcache_stats *cache);
+/* The Prometheus text for these counters (cache and disk may be NULL). Returns 0 or -errno. */
+int metrics_format(struct buf *out, const struct gcs_stats *g, const struct bcache_stats *cache,
+		   const struct dcache_stats *disk);
 /* Estimated dollars for the requests counted in g. */
 double metrics_cost(const struct gcs_stats *g);
 

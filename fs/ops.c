@@ -171,16 +171,13 @@ void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct i
 		itable_forget(fs->inodes, e.ino, 1);
 }
 
-static ssize_t fetch_blocks(void *arg, const char *object, uint64_t generation, uint64_t off,
-			    size_t len, void *buf);
-
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct gmfs *fs = userdata;
 
 	/* Threads start here, in the daemon, not before it forked. */
 	if (fs->blocks && fs->ra_window && fs->ra_threads > 0) {
-		fs->ra = readahead_new(fs->blocks, fetch_blocks, fs, fs->ra_threads);
+		fs->ra = readahead_new(fs->blocks, fs->fetch, fs->fetch_arg, fs->ra_threads);
 		if (!fs->ra)
 			log_warn("read-ahead workers could not start; reading without them");
 	}
@@ -470,8 +467,8 @@ static char *rbuf_get(size_t size)
 	return b->p;
 }
 
-static ssize_t fetch_blocks(void *arg, const char *object, uint64_t generation, uint64_t off,
-			    size_t len, void *buf)
+ssize_t fs_fetch_from_server(void *arg, const char *object, uint64_t generation, uint64_t off,
+			     size_t len, void *buf)
 {
 	struct gmfs *fs = arg;
 
@@ -535,7 +532,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * multiply what crosses the network. */
 	if (fs->blocks && !(random && h->size > BYPASS_MIN_SIZE && size <= BYPASS_MAX_READ))
 		got = bcache_read(fs->blocks, path, h->generation, h->size, (uint64_t)off, size,
-				  buf, fetch_blocks, fs);
+				  buf, fs->fetch, fs->fetch_arg);
 	else
 		got = gcs_read(fs->gcs, path, h->generation, (uint64_t)off, size, buf);
 	if (got == -ENOENT) {
