@@ -402,6 +402,8 @@ static int run(struct config *cfg)
 	char *fargv[] = {(char *)"gcsmount", (char *)"-o", fuse_opts.data, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
 	se = fuse_session_new(&args, &gmfs_ops, sizeof(gmfs_ops), &fs);
+	/* libfuse may have copied the arguments to edit them; the session needs them no more. */
+	fuse_opt_free_args(&args);
 	if (!se)
 		goto out; /* libfuse said why on stderr */
 	if (fuse_set_signal_handlers(se))
