@@ -384,6 +384,8 @@ static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
 	int reauthed = 0;
 	int rc = -EIO;
+	/* Kept until the answer is known: a 401 tells auth which token was refused. */
+	char auth_line[4096];
 
 	r->curl = pool_get(c);
 	if (!r->curl)
@@ -391,7 +393,6 @@ static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	buf_init(&r->body, r->sink ? ERROR_BODY_MAX : JSON_BODY_MAX);
 
 	for (int attempt = 1;; attempt++) {
-		char auth_line[4096];
 		struct curl_slist *headers = r->headers;
 		struct curl_slist *auth_node = NULL;
 
@@ -424,10 +425,10 @@ static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		CURLcode cc = curl_easy_perform(r->curl);
 		if (auth_node) {
 			auth_node->next = NULL;
+			/* The node's copy of the token must not linger in freed memory. */
+			explicit_bzero(auth_node->data, strlen(auth_node->data));
 			curl_slist_free_all(auth_node);
 		}
-		/* The auth line must not linger on the stack. */
-		memset(auth_line, 0, sizeof(auth_line));
 
 		curl_off_t got = 0;
 		curl_easy_getinfo(r->curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
@@ -450,7 +451,7 @@ static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		if (r->status)
 			gcs_errbody_parse(r->body.data, r->body.len, &r->err);
 
-		if (r->status == 401 && !reauthed && auth_reject(c->o.auth)) {
+		if (r->status == 401 && !reauthed && auth_reject(c->o.auth, auth_line)) {
 			reauthed = 1;
 			log_info("%s %s: HTTP 401, refreshing the access token", r->op,
 				 r->object ? r->object : "-");
@@ -468,6 +469,8 @@ static int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		log_failure(c, r, rc, 0, 0, attempt, max);
 		break;
 	}
+	/* The auth line must not linger on the stack. */
+	explicit_bzero(auth_line, sizeof(auth_line));
 	if (rc)
 		atomic_fetch_add(&c->n_failures, 1);
 	pool_put(c, r->curl);
