@@ -494,20 +494,29 @@ static void req_free(struct gcs_req *r)
 	curl_slist_free_all(r->headers);
 }
 
-int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whylen)
+/* One GET under the bucket's JSON URL for gcs_bucket_check(). *status is the HTTP status. */
+static int bucket_probe(struct gcs_client *c, const char *op, const char *tail, int attempts,
+			long *status, char *why, size_t whylen)
 {
 	struct gcs_req r;
 	int rc;
 
-	req_init(&r, "buckets.get", "GET", NULL);
+	req_init(&r, op, "GET", NULL);
 	r.max_attempts = attempts;
-	rc = buf_printf(&r.url, "%s/storage/v1/b/%s?fields=name", c->endpoint, c->bucket);
+	/* A refusal may still be followed by a probe that works; the caller reports it. */
+	r.quiet[0] = 401;
+	r.quiet[1] = 403;
+	rc = buf_printf(&r.url, "%s/storage/v1/b/%s%s", c->endpoint, c->bucket, tail);
 	if (rc == 0)
 		rc = gcs_perform(c, &r);
+	*status = r.status;
 	if (rc && why && whylen) {
 		if (r.xport != GCS_XPORT_OK)
 			snprintf(why, whylen, "cannot reach %s: %s", c->endpoint,
 				 r.xport_msg[0] ? r.xport_msg : strerror(-rc));
+		else if (r.status == 0)
+			snprintf(why, whylen, "no access token for %s: %s",
+				 auth_identity(c->o.auth), strerror(-rc));
 		else if (r.status == 404)
 			snprintf(why, whylen, "bucket '%s' does not exist (HTTP 404 from %s)",
 				 c->bucket, c->endpoint);
@@ -523,6 +532,24 @@ int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whyle
 				 r.err.reason, r.err.message[0] ? ": " : "", r.err.message);
 	}
 	req_free(&r);
+	return rc;
+}
+
+int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whylen)
+{
+	long status;
+	int rc = bucket_probe(c, "buckets.get", "?fields=name", attempts, &status, why, whylen);
+
+	/* Reading a bucket needs storage.objects.list, not storage.buckets.get, and many who
+	 * may read lack the latter: anonymous callers of a public bucket (allUsers as object
+	 * viewer) and identities with object roles only. So a refusal is checked again with the
+	 * permission a mount really needs, and that answer is the one reported. */
+	if (rc && (status == 401 || status == 403)) {
+		log_debug("buckets.get %s refused for %s; checking objects.list instead", c->bucket,
+			  auth_identity(c->o.auth));
+		rc = bucket_probe(c, "objects.list", "/o?maxResults=1&fields=kind", attempts,
+				  &status, why, whylen);
+	}
 	return rc;
 }
 
