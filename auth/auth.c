@@ -153,34 +153,29 @@ int auth_header(struct auth *a, char *out, size_t outlen)
 		return 0;
 	}
 	pthread_mutex_lock(&a->lock);
+	unsigned long seen = a->refreshes;
 	for (;;) {
 		double now = now_s();
 		int valid = a->token && now < a->expiry;
 
 		if (valid && (now < a->refresh_at || a->refreshing))
 			break;
-		if (!a->refreshing) {
-			char why[1024];
-
-			a->refreshing = 1;
-			pthread_mutex_unlock(&a->lock);
-			if (refresh(a, why, sizeof(why)))
-				log_error("cannot refresh the access token for %s: %s", a->identity,
-					  why);
-			pthread_mutex_lock(&a->lock);
-			if (a->last_rc && !(a->token && now_s() < a->expiry)) {
-				rc = a->last_rc;
-				break;
-			}
-			continue;
-		}
-		unsigned long seen = a->refreshes;
-		while (a->refreshing && a->refreshes == seen)
-			pthread_cond_wait(&a->cond, &a->lock);
-		if (a->last_rc && !(a->token && now_s() < a->expiry)) {
-			rc = a->last_rc;
+		if (!valid && a->refreshes != seen) {
+			/* A refresh ended since this call began, and left no valid token. */
+			rc = a->last_rc ? a->last_rc : -EIO;
 			break;
 		}
+		if (a->refreshing) {
+			pthread_cond_wait(&a->cond, &a->lock);
+			continue;
+		}
+		char why[1024];
+
+		a->refreshing = 1;
+		pthread_mutex_unlock(&a->lock);
+		if (refresh(a, why, sizeof(why)))
+			log_error("cannot refresh the access token for %s: %s", a->identity, why);
+		pthread_mutex_lock(&a->lock);
 	}
 	if (!rc && (size_t)snprintf(out, outlen, BEARER "%s", a->token) >= outlen) {
 		explicit_bzero(out, outlen);

@@ -4,7 +4,7 @@
  * rather than gcs/'s pool, and auth/ stays independent of gcs/. Bodies carry secrets both
  * ways (assertions and refresh tokens out, access tokens back), so the answer goes into one
  * fixed buffer that is scrubbed when freed, and verbose tracing is never enabled. TLS
- * verification stays on; ca_file adds a private CA, it never turns checking off.
+ * verification stays on; ca_file only replaces the CA store, for private CAs.
  *
  * The metadata server gets no proxy and a short connect timeout: it is a link-local service,
  * and a proxy in between would be a way to steal the VM's tokens. */
@@ -49,11 +49,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 	struct answer *ans = arg;
 	size_t len = size * nmemb;
 	static const char name[] = "metadata-flavor:";
-	const char *v = data + sizeof(name) - 1;
-	size_t n = len - (sizeof(name) - 1);
+	const char *v;
+	size_t n;
 
 	if (len < sizeof(name) || strncasecmp(data, name, sizeof(name) - 1) != 0)
 		return len;
+	v = data + sizeof(name) - 1;
+	n = len - (sizeof(name) - 1);
 	while (n && (*v == ' ' || *v == '\t'))
 		v++, n--;
 	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))

@@ -166,6 +166,36 @@ static int verifies(EVP_PKEY *key, const char *signed_part, size_t len, const ch
 	return ok;
 }
 
+/* A signed assertion taken apart: the text, where its dots are, and its decoded JSON. */
+struct parts {
+	struct buf jwt;
+	char *dot1, *dot2;
+	json_object *hdr, *claims;
+};
+
+/* Signs c and splits the result; returns 0 when it has exactly three parts. */
+static int sign_and_split(const struct auth_jwt_claims *c, struct parts *p)
+{
+	memset(p, 0, sizeof(*p));
+	buf_init(&p->jwt, 1 << 16);
+	CHECK(auth_jwt_sign(test_key(), c, &p->jwt) == 0);
+	p->dot1 = p->jwt.data ? strchr(p->jwt.data, '.') : NULL;
+	p->dot2 = p->dot1 ? strchr(p->dot1 + 1, '.') : NULL;
+	CHECK(p->dot2 && !strchr(p->dot2 + 1, '.'));
+	if (!p->dot2)
+		return -1;
+	p->hdr = json_part(p->jwt.data, (size_t)(p->dot1 - p->jwt.data));
+	p->claims = json_part(p->dot1 + 1, (size_t)(p->dot2 - p->dot1 - 1));
+	return 0;
+}
+
+static void parts_free(struct parts *p)
+{
+	json_object_put(p->hdr);
+	json_object_put(p->claims);
+	buf_free(&p->jwt);
+}
+
 static void assertion_has_rs256_header_claims_and_a_valid_signature(void)
 {
 	struct auth_jwt_claims c = {
@@ -176,40 +206,26 @@ static void assertion_has_rs256_header_claims_and_a_valid_signature(void)
 		.iat = 1700000000,
 		.exp = 1700003600,
 	};
-	struct buf out;
-	json_object *hdr, *claims;
+	struct parts p;
 
-	buf_init(&out, 1 << 16);
-	CHECK(auth_jwt_sign(test_key(), &c, &out) == 0);
-	CHECK(out.data != NULL);
-	if (!out.data)
-		return;
-	char *dot1 = strchr(out.data, '.');
-	char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-	CHECK(dot1 && dot2 && !strchr(dot2 + 1, '.'));
-	if (!dot2)
-		return;
-	CHECK(strchr(out.data, '=') == NULL);
+	if (sign_and_split(&c, &p) == 0) {
+		size_t signed_len = (size_t)(p.dot2 - p.jwt.data);
 
-	hdr = json_part(out.data, (size_t)(dot1 - out.data));
-	CHECK_STR(field(hdr, "alg"), "RS256");
-	CHECK_STR(field(hdr, "typ"), "JWT");
-	CHECK_STR(field(hdr, "kid"), "kid-1");
-	claims = json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-	CHECK_STR(field(claims, "iss"), c.iss);
-	CHECK_STR(field(claims, "scope"), c.scope);
-	CHECK_STR(field(claims, "aud"), c.aud);
-	CHECK_STR(field(claims, "iat"), "1700000000");
-	CHECK_STR(field(claims, "exp"), "1700003600");
-
-	CHECK(verifies(test_key(), out.data, (size_t)(dot2 - out.data), dot2 + 1));
-	/* Any change to the signed part breaks the signature. */
-	dot1[3] = dot1[3] == 'A' ? 'B' : 'A';
-	CHECK(!verifies(test_key(), out.data, (size_t)(dot2 - out.data), dot2 + 1));
-
-	json_object_put(hdr);
-	json_object_put(claims);
-	buf_free(&out);
+		CHECK(strchr(p.jwt.data, '=') == NULL);
+		CHECK_STR(field(p.hdr, "alg"), "RS256");
+		CHECK_STR(field(p.hdr, "typ"), "JWT");
+		CHECK_STR(field(p.hdr, "kid"), "kid-1");
+		CHECK_STR(field(p.claims, "iss"), c.iss);
+		CHECK_STR(field(p.claims, "scope"), c.scope);
+		CHECK_STR(field(p.claims, "aud"), c.aud);
+		CHECK_STR(field(p.claims, "iat"), "1700000000");
+		CHECK_STR(field(p.claims, "exp"), "1700003600");
+		CHECK(verifies(test_key(), p.jwt.data, signed_len, p.dot2 + 1));
+		/* Any change to the signed part breaks the signature. */
+		p.dot1[3] = p.dot1[3] == 'A' ? 'B' : 'A';
+		CHECK(!verifies(test_key(), p.jwt.data, signed_len, p.dot2 + 1));
+	}
+	parts_free(&p);
 }
 
 static void unusual_characters_stay_valid_json(void)
@@ -221,24 +237,14 @@ static void unusual_characters_stay_valid_json(void)
 		.iat = 1,
 		.exp = 2,
 	};
-	struct buf out;
+	struct parts p;
 
-	buf_init(&out, 1 << 16);
-	CHECK(auth_jwt_sign(test_key(), &c, &out) == 0);
-	char *dot1 = out.data ? strchr(out.data, '.') : NULL;
-	char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-	CHECK(dot2 != NULL);
-	if (dot2) {
-		json_object *hdr = json_part(out.data, (size_t)(dot1 - out.data));
-		json_object *claims = json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-
-		CHECK(field(hdr, "kid") == NULL);
-		CHECK_STR(field(claims, "iss"), c.iss);
-		CHECK_STR(field(claims, "scope"), c.scope);
-		json_object_put(hdr);
-		json_object_put(claims);
+	if (sign_and_split(&c, &p) == 0) {
+		CHECK(field(p.hdr, "kid") == NULL);
+		CHECK_STR(field(p.claims, "iss"), c.iss);
+		CHECK_STR(field(p.claims, "scope"), c.scope);
 	}
-	buf_free(&out);
+	parts_free(&p);
 }
 
 int main(void)
