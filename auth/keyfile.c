@@ -2,9 +2,9 @@
  *
  * The file is read whole (it is small; anything over 1 MiB is not a credential file), parsed
  * with json-c and checked field by field, so that a person learns which field is wrong rather
- * than that "authentication failed" later. The private key is loaded once here to prove it is
- * usable. Secret fields are copied out and json-c's copies and the read buffer are scrubbed
- * before they are freed. */
+ * than that "authentication failed" later. The private key is loaded here, which proves it
+ * usable, and its PEM text is dropped. Secret fields are copied out and json-c's copies and the
+ * read buffer are scrubbed before they are freed. */
 #include "auth/keyfile.h"
 
 #include <errno.h>
@@ -28,6 +28,7 @@ void auth_keyfile_free(struct auth_keyfile *k)
 		return;
 	free(k->token_uri);
 	free(k->client_email);
+	EVP_PKEY_free(k->key);
 	auth_secret_free(k->private_key);
 	free(k->private_key_id);
 	free(k->client_id);
@@ -106,16 +107,17 @@ static int parse_fields(json_object *root, const char *path, struct auth_keyfile
 	if (!k->token_uri && !(k->token_uri = strdup(AUTH_DEFAULT_TOKEN_URI)))
 		return -ENOMEM;
 	if (k->type == AUTH_KEY_SERVICE_ACCOUNT) {
-		EVP_PKEY *key = auth_jwt_key_load(k->private_key);
-
-		if (!key) {
+		/* The loaded key is all that is needed; the text goes at once. */
+		k->key = auth_jwt_key_load(k->private_key);
+		auth_secret_free(k->private_key);
+		k->private_key = NULL;
+		if (!k->key) {
 			snprintf(why, whylen,
 				 "the private_key in %s is not an unencrypted RSA private key in "
 				 "PEM form",
 				 path);
 			return -EINVAL;
 		}
-		EVP_PKEY_free(key);
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef GCSMOUNT_AUTH_KEYFILE_H
 #define GCSMOUNT_AUTH_KEYFILE_H
 
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -12,13 +13,15 @@
 
 enum auth_keytype { AUTH_KEY_SERVICE_ACCOUNT = 1, AUTH_KEY_AUTHORIZED_USER };
 
-/* Strings are owned by the struct and freed (secrets scrubbed) by auth_keyfile_free(). */
+/* Strings and the key are owned by the struct and freed (secrets scrubbed) by
+ * auth_keyfile_free(). */
 struct auth_keyfile {
 	enum auth_keytype type;
 	char *token_uri; /* from the file, else AUTH_DEFAULT_TOKEN_URI */
 	/* service_account */
 	char *client_email;
-	char *private_key; /* PEM; secret */
+	EVP_PKEY *key;	   /* the private key; its PEM text is not kept */
+	char *private_key; /* the PEM text while parsing only: NULL afterwards */
 	char *private_key_id;
 	/* authorized_user */
 	char *client_id;

@@ -28,7 +28,6 @@ struct oauth {
 	char *path;
 	char *scope;
 	char *ca_file;
-	EVP_PKEY *key; /* service_account only */
 };
 
 static void oauth_free(void *state)
@@ -41,7 +40,6 @@ static void oauth_free(void *state)
 	free(o->path);
 	free(o->scope);
 	free(o->ca_file);
-	EVP_PKEY_free(o->key);
 	free(o);
 }
 
@@ -76,7 +74,7 @@ static int build_form(struct oauth *o, struct buf *form)
 	buf_init(&jwt, FORM_RESERVE);
 	rc = buf_reserve(&jwt, FORM_RESERVE / 2);
 	if (!rc)
-		rc = auth_jwt_sign(o->key, &claims, &jwt);
+		rc = auth_jwt_sign(o->k.key, &claims, &jwt);
 	if (!rc)
 		rc = auth_form_add(form, "grant_type", JWT_GRANT);
 	if (!rc)
@@ -179,17 +177,12 @@ struct auth *auth_oauth_new(struct auth_keyfile *k, const char *path, const stru
 	o->ca_file = c->ca_file ? strdup(c->ca_file) : NULL;
 	if (!o->path || !o->scope || (c->ca_file && !o->ca_file))
 		goto nomem;
-	if (o->k.type == AUTH_KEY_SERVICE_ACCOUNT) {
-		/* Checked by auth_keyfile_parse(), so only memory can fail here. */
-		o->key = auth_jwt_key_load(o->k.private_key);
-		if (!o->key)
-			goto nomem;
+	if (o->k.type == AUTH_KEY_SERVICE_ACCOUNT)
 		snprintf(identity, sizeof(identity), "%s", o->k.client_email);
-	} else if (o->k.account) {
+	else if (o->k.account)
 		snprintf(identity, sizeof(identity), "%s", o->k.account);
-	} else {
+	else
 		snprintf(identity, sizeof(identity), "user credentials from %s", path);
-	}
 	struct auth *a = auth_new(&oauth_provider, o, identity,
 				  o->k.type == AUTH_KEY_SERVICE_ACCOUNT ? o->scope : NULL);
 	if (!a)
