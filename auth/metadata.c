@@ -43,7 +43,8 @@ static int mds_get(const struct mds *m, const char *what, double wait_s,
 	struct auth_http_req req = {
 		.url = url,
 		.metadata = 1,
-		.attempts = 5,
+		/* A wait is bounded by its time; otherwise a few tries, as google-auth makes. */
+		.attempts = wait_s > 0 ? 1 : 5,
 		.wait_s = wait_s,
 	};
 	rc = auth_http(&req, resp);
