@@ -151,7 +151,10 @@ out:
 		out->len = start;
 		out->data[start] = '\0';
 	}
-	free(sig);
+	if (sig) {
+		explicit_bzero(sig, siglen);
+		free(sig);
+	}
 	EVP_MD_CTX_free(md);
 	json_object_put(claims);
 	json_object_put(hdr);
