@@ -99,8 +99,8 @@ void dirlist_sort(struct dirlist *l)
 {
 	size_t out = 0;
 
-	if (l->n == 0)
-		return; /* qsort wants a non-null array even for zero elements */
+	if (l->n < 2)
+		return; /* nothing to merge; and an empty list has no array to give qsort */
 	qsort(l->ents, l->n, sizeof(*l->ents), cmp_entry);
 	for (size_t i = 0; i < l->n; i++) {
 		struct dirlist_entry *e = &l->ents[i];

@@ -1,8 +1,8 @@
 /* gcsmount command line: parse options, check everything that can be checked while the user
- * still has a terminal (options, mountpoint, endpoint, bucket), then mount, daemonize and
- * serve. Every option has a long form (--stat-ttl 5) and a -o form (-o stat_ttl=5) handled
- * by one table, so that fstab lines and command lines mean the same thing; an unknown option
- * is an error that names it. */
+ * still has a terminal (options, mountpoint, endpoint, credentials, bucket), then mount,
+ * daemonize and serve. Every option has a long form (--stat-ttl 5) and a -o form (-o stat_ttl=5)
+ * handled by one table, so that fstab lines and command lines mean the same thing; an unknown
+ * option is an error that names it. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,6 +34,10 @@ struct config {
 	const char *bucket;
 	const char *mountpoint;
 	char *endpoint;
+	char *key_file;
+	char *ca_file;
+	int anonymous;
+	double metadata_timeout;
 	char *log_file;
 	int log_level;
 	int read_only;
@@ -115,6 +119,13 @@ static const struct opt_spec opt_table[] = {
 	 "retries of a failed request, with growing pauses (7)"},
 	{"metrics_port", OPT_UINT, CFG(metrics_port),
 	 "serve Prometheus metrics on 127.0.0.1:PORT (SIGUSR1 logs them anyway)"},
+	{"key_file", OPT_STRING, CFG(key_file),
+	 "service-account key or gcloud user credentials (JSON)"},
+	{"anonymous", OPT_FLAG, CFG(anonymous), "send no credentials (public buckets)"},
+	{"ca_file", OPT_STRING, CFG(ca_file),
+	 "CA certificates (PEM) to trust for https instead of the system's"},
+	{"metadata_timeout", OPT_SECONDS, CFG(metadata_timeout),
+	 "seconds to wait for a GCE metadata server that is starting (60)"},
 	{"log_file", OPT_STRING, CFG(log_file), "log to this file instead of syslog"},
 	{"log_level", OPT_LEVEL, CFG(log_level), "error, warning, info or debug (info)"},
 	/* Generic mount(8) options that mean nothing to a FUSE daemon. */
@@ -165,9 +176,12 @@ static void usage(FILE *out)
 		snprintf(name, sizeof(name), "%s%s", o->name, takes_value(o) ? "=VALUE" : "");
 		fprintf(out, "  %-21s %s\n", name, o->help);
 	}
-	fprintf(out, "\n"
-		     "The endpoint defaults to https://storage.googleapis.com, or to\n"
-		     "$STORAGE_EMULATOR_HOST when that is set (then no credentials are used).\n");
+	fprintf(out,
+		"\n"
+		"Credentials come from key_file, else $GOOGLE_APPLICATION_CREDENTIALS, else\n"
+		"gcloud's application-default credentials, else the metadata server of a\n"
+		"Compute Engine VM. The endpoint defaults to https://storage.googleapis.com, or\n"
+		"to $STORAGE_EMULATOR_HOST when that is set (then no credentials are used).\n");
 }
 
 static int parse_seconds(const char *s, double *out)
@@ -436,6 +450,53 @@ static int check_mountpoint(const char *mp)
 	return 0;
 }
 
+/* A warning for the person at the terminal, kept in the log file too when there is one. */
+static void warn_user(const struct config *cfg, const char *msg)
+{
+	fprintf(stderr, "gcsmount: warning: %s\n", msg);
+	if (cfg->log_file)
+		log_warn("%s", msg);
+}
+
+/* Finds the credentials and applies what their scopes allow. Returns NULL after saying why
+ * on stderr. */
+static struct auth *open_credentials(struct config *cfg, int emulator)
+{
+	struct auth_config ac;
+	struct auth *auth;
+	char why[2048];
+
+	if (cfg->key_file && cfg->anonymous) {
+		fprintf(stderr, "gcsmount: options key_file and anonymous exclude each other\n");
+		return NULL;
+	}
+	auth_config_default(&ac);
+	ac.key_file = cfg->key_file;
+	/* An emulator takes no credentials, as in Google's client libraries, unless a key file
+	 * is named explicitly. */
+	ac.anonymous = cfg->anonymous || (emulator && !cfg->key_file);
+	ac.ca_file = cfg->ca_file;
+	ac.metadata_wait_s = cfg->metadata_timeout;
+	auth = auth_discover(&ac, why, sizeof(why));
+	if (!auth) {
+		fprintf(stderr, "gcsmount: %s\n", why);
+		return NULL;
+	}
+	switch (auth_storage_access(auth, why, sizeof(why))) {
+	case AUTH_ACCESS_NONE:
+		fprintf(stderr, "gcsmount: %s\n", why);
+		auth_free(auth);
+		return NULL;
+	case AUTH_ACCESS_READ_ONLY:
+		warn_user(cfg, why);
+		cfg->read_only = 1;
+		break;
+	default:
+		break;
+	}
+	return auth;
+}
+
 static int run(struct config *cfg)
 {
 	struct gcs_client_opts gopts;
@@ -458,11 +519,14 @@ static int run(struct config *cfg)
 	int rc = 1;
 
 	buf_init(&fuse_opts, 4096);
-	const char *ep = cfg->endpoint;
-	if (!ep)
-		ep = getenv("STORAGE_EMULATOR_HOST");
-	if (!ep || !*ep)
-		ep = "https://storage.googleapis.com";
+	/* The emulator variable counts only when --endpoint does not override it: --endpoint
+	 * alone still uses credentials. */
+	const char *emulator = getenv("STORAGE_EMULATOR_HOST");
+	if (cfg->endpoint || (emulator && !*emulator))
+		emulator = NULL;
+	const char *ep = cfg->endpoint ? cfg->endpoint
+			 : emulator    ? emulator
+				       : "https://storage.googleapis.com";
 	endpoint = gcs_endpoint_normalize(ep);
 	if (!endpoint) {
 		fprintf(stderr,
@@ -471,15 +535,16 @@ static int run(struct config *cfg)
 			ep);
 		goto out;
 	}
-	auth = auth_anonymous_new();
+	auth = open_credentials(cfg, emulator != NULL);
 	if (!auth)
-		goto nomem;
+		goto out;
 
 	gcs_client_opts_default(&gopts);
 	gopts.endpoint = endpoint;
 	gopts.bucket = cfg->bucket;
 	gopts.auth = auth;
 	gopts.max_attempts = (int)cfg->max_retries + 1;
+	gopts.ca_file = cfg->ca_file;
 	gcs = gcs_client_new(&gopts);
 	if (!gcs)
 		goto nomem;
@@ -590,8 +655,8 @@ static int run(struct config *cfg)
 		fprintf(stderr, "gcsmount: could not mount on %s\n", cfg->mountpoint);
 		goto out_handlers;
 	}
-	log_info("mounted gs://%s on %s (endpoint %s, %s)", cfg->bucket, cfg->mountpoint, endpoint,
-		 cfg->read_only ? "read-only" : "read-write");
+	log_info("mounted gs://%s on %s (endpoint %s, %s, as %s)", cfg->bucket, cfg->mountpoint,
+		 endpoint, cfg->read_only ? "read-only" : "read-write", auth_identity(auth));
 
 	if (!cfg->foreground) {
 		if (!cfg->log_file)
@@ -662,6 +727,7 @@ int main(int argc, char **argv)
 		.readahead_mb = 64,
 		.cache_dir_mb = 4096,
 		.cache_dir_free_mb = 1024,
+		.metadata_timeout = 60,
 	};
 	int rc = parse_args(argc, argv, &cfg);
 
@@ -696,6 +762,8 @@ int main(int argc, char **argv)
 	gcs_global_cleanup();
 	log_close();
 	free(cfg.endpoint);
+	free(cfg.key_file);
+	free(cfg.ca_file);
 	free(cfg.log_file);
 	free(cfg.staging_dir);
 	free(cfg.only_dir);

@@ -446,6 +446,8 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	int reauthed = 0;
 	int rc = -EIO;
 	size_t op = op_index(r->op);
+	/* Kept until the answer is known: a 401 tells auth which token was refused. */
+	char auth_line[4096];
 
 	r->curl = pool_get(c);
 	if (!r->curl)
@@ -453,7 +455,6 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	buf_init(&r->body, r->sink ? ERROR_BODY_MAX : JSON_BODY_MAX);
 
 	for (int attempt = 1;; attempt++) {
-		char auth_line[4096];
 		struct curl_slist *headers = r->headers;
 		struct curl_slist *auth_node = NULL;
 
@@ -488,10 +489,10 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		CURLcode cc = curl_easy_perform(r->curl);
 		if (auth_node) {
 			auth_node->next = NULL;
+			/* The node's copy of the token must not linger in freed memory. */
+			explicit_bzero(auth_node->data, strlen(auth_node->data));
 			curl_slist_free_all(auth_node);
 		}
-		/* The auth line must not linger on the stack. */
-		memset(auth_line, 0, sizeof(auth_line));
 
 		curl_off_t got = 0, sent = 0;
 		curl_easy_getinfo(r->curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
@@ -518,7 +519,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		if (r->status)
 			gcs_errbody_parse(r->body.data, r->body.len, &r->err);
 
-		if (r->status == 401 && !reauthed && auth_reject(c->o.auth)) {
+		if (r->status == 401 && !reauthed && auth_reject(c->o.auth, auth_line)) {
 			reauthed = 1;
 			log_info("%s %s: HTTP 401, refreshing the access token", r->op,
 				 r->object ? r->object : "-");
@@ -536,6 +537,8 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		log_failure(c, r, rc, 0, 0, attempt, max);
 		break;
 	}
+	/* The auth line must not linger on the stack. */
+	explicit_bzero(auth_line, sizeof(auth_line));
 	if (rc)
 		atomic_fetch_add(&c->n_failures[op], 1);
 	pool_put(c, r->curl);
@@ -559,20 +562,29 @@ void gcs_req_free(struct gcs_req *r)
 	curl_slist_free_all(r->headers);
 }
 
-int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whylen)
+/* One GET under the bucket's JSON URL for gcs_bucket_check(). *status is the HTTP status. */
+static int bucket_probe(struct gcs_client *c, const char *op, const char *tail, int attempts,
+			long *status, char *why, size_t whylen)
 {
 	struct gcs_req r;
 	int rc;
 
-	gcs_req_init(&r, "buckets.get", "GET", NULL);
+	gcs_req_init(&r, op, "GET", NULL);
 	r.max_attempts = attempts;
-	rc = buf_printf(&r.url, "%s/storage/v1/b/%s?fields=name", c->endpoint, c->bucket);
+	/* A refusal may still be followed by a probe that works; the caller reports it. */
+	r.quiet[0] = 401;
+	r.quiet[1] = 403;
+	rc = buf_printf(&r.url, "%s/storage/v1/b/%s%s", c->endpoint, c->bucket, tail);
 	if (rc == 0)
 		rc = gcs_perform(c, &r);
+	*status = r.status;
 	if (rc && why && whylen) {
 		if (r.xport != GCS_XPORT_OK)
 			snprintf(why, whylen, "cannot reach %s: %s", c->endpoint,
 				 r.xport_msg[0] ? r.xport_msg : strerror(-rc));
+		else if (r.status == 0)
+			snprintf(why, whylen, "no access token for %s: %s",
+				 auth_identity(c->o.auth), strerror(-rc));
 		else if (r.status == 404)
 			snprintf(why, whylen, "bucket '%s' does not exist (HTTP 404 from %s)",
 				 c->bucket, c->endpoint);
@@ -588,6 +600,24 @@ int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whyle
 				 r.err.reason, r.err.message[0] ? ": " : "", r.err.message);
 	}
 	gcs_req_free(&r);
+	return rc;
+}
+
+int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whylen)
+{
+	long status;
+	int rc = bucket_probe(c, "buckets.get", "?fields=name", attempts, &status, why, whylen);
+
+	/* Reading a bucket needs storage.objects.list, not storage.buckets.get, and many who
+	 * may read lack the latter: anonymous callers of a public bucket (allUsers as object
+	 * viewer) and identities with object roles only. So a refusal is checked again with the
+	 * permission a mount really needs, and that answer is the one reported. */
+	if (rc && (status == 401 || status == 403)) {
+		log_debug("buckets.get %s refused for %s; checking objects.list instead", c->bucket,
+			  auth_identity(c->o.auth));
+		rc = bucket_probe(c, "objects.list", "/o?maxResults=1&fields=kind", attempts,
+				  &status, why, whylen);
+	}
 	return rc;
 }
 

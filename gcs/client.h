@@ -54,9 +54,10 @@ void gcs_client_opts_default(struct gcs_client_opts *o);
 struct gcs_client *gcs_client_new(const struct gcs_client_opts *o);
 void gcs_client_free(struct gcs_client *c);
 
-/* buckets.get. On failure, writes a sentence for a person into why (which may be NULL),
- * naming the bucket, the endpoint and what went wrong. attempts bounds the retries so that a
- * mount against an unreachable endpoint fails promptly. */
+/* buckets.get, or objects.list of one object when buckets.get is refused (reading needs only
+ * the latter). On failure, writes a sentence for a person into why (which may be NULL),
+ * naming the bucket, the endpoint, the identity and what went wrong. attempts bounds the
+ * retries so that a mount against an unreachable endpoint fails promptly. */
 int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whylen);
 
 /* objects.get (metadata only). -ENOENT when there is no such object. */

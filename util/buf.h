@@ -22,5 +22,8 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_str(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Makes room for extra more bytes now, so that appends up to that size never move the data
+ * (a buffer that holds a secret can then be scrubbed in one place). Returns 0 or -errno. */
+int buf_reserve(struct buf *b, size_t extra);
 
 #endif

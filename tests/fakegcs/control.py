@@ -15,6 +15,13 @@ appear in the request log.
   GET    /_fake/log       list of {"op", "method", "path", "query", "status",
                            "class", "bytes_out", "bytes_in", ...}
   DELETE /_fake/log       clear the log
+  POST   /_fake/auth      {"required": true, "public_buckets": ["b"]}: check credentials
+                          (see auth.py); reset turns it off
+  POST   /_fake/auth/tokens  {"token": "...", "identity": "sa@...", "expires_in": 3599,
+                          "scopes": [...] (optional)}: a token GCS accepts until it expires
+  POST   /_fake/auth/revoke  {"token": "..."}: GCS no longer accepts it
+  POST   /_fake/auth/deny    {"identity": "sa@...", "bucket": "b", "permissions": [...]}:
+                          403 for those permissions (all when absent)
   GET    /_fake/ping      liveness
 """
 
@@ -173,6 +180,8 @@ def handle(state, request):
         if method == "DELETE":
             state.faults.clear()
             return empty_response(204)
+    if path.startswith("/_fake/auth") and method == "POST":
+        return _auth_control(state, path, _json_body(request))
     if path == "/_fake/shape" and method == "POST":
         state.shaping = parse_shaping(_json_body(request))
         return json_response(asdict(state.shaping))
@@ -183,3 +192,21 @@ def handle(state, request):
             state.log.clear()
             return empty_response(204)
     raise errors.GcsError(404, "notFound", "No such control endpoint: %s %s" % (method, path))
+
+
+def _auth_control(state, path, body):
+    try:
+        if path == "/_fake/auth":
+            state.auth.configure(body.get("required", True), body.get("public_buckets", ()))
+        elif path == "/_fake/auth/tokens":
+            state.auth.add_token(body["token"], body["identity"], body["expires_in"],
+                                 body.get("scopes"))
+        elif path == "/_fake/auth/revoke":
+            return json_response({"ok": state.auth.revoke(body["token"])})
+        elif path == "/_fake/auth/deny":
+            state.auth.deny(body["identity"], body["bucket"], body.get("permissions"))
+        else:
+            raise errors.GcsError(404, "notFound", "No such control endpoint: POST %s" % path)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise errors.invalid("Invalid auth control request: %r" % (exc,))
+    return json_response({"ok": True})

@@ -180,6 +180,26 @@ class FakeGCS:
             spec["bandwidth_bps"] = bandwidth_bps
         self._json("POST", "/_fake/shape", spec)
 
+    def require_auth(self, required=True, public_buckets=()):
+        """Check credentials like GCS (see auth.py) until reset()."""
+        self._json("POST", "/_fake/auth", {"required": required,
+                                           "public_buckets": list(public_buckets)})
+
+    def add_token(self, token, identity, expires_in, scopes=None):
+        spec = {"token": token, "identity": identity, "expires_in": expires_in}
+        if scopes is not None:
+            spec["scopes"] = list(scopes)
+        self._json("POST", "/_fake/auth/tokens", spec)
+
+    def revoke_token(self, token):
+        return self._json("POST", "/_fake/auth/revoke", {"token": token})["ok"]
+
+    def deny(self, identity, bucket, permissions=None):
+        spec = {"identity": identity, "bucket": bucket}
+        if permissions is not None:
+            spec["permissions"] = list(permissions)
+        self._json("POST", "/_fake/auth/deny", spec)
+
     def log(self):
         return self._json("GET", "/_fake/log")
 

@@ -172,11 +172,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if entry is not None:
             entry["bytes_in"] = len(body)
+        auth_error = None
+        if not internal:
+            entry["identity"], auth_error = state.auth.check(route, self.command, self.headers)
 
         if kind == "status" and not fault.after:
             response = self._error_response(route, errors.injected(fault.value))
         elif route_error is not None:
             response = self._error_response(route, route_error)
+        elif auth_error is not None:
+            response = self._error_response(route, auth_error)
         else:
             response = self._run(state, route, self._request(raw_path, query, body))
 

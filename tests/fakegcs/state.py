@@ -7,6 +7,7 @@ cases.
 
 import threading
 
+from .auth import AuthRules
 from .control import Faults, RequestLog, Shaping
 from .store import Store
 from .uploads import Sessions
@@ -22,6 +23,7 @@ class ServerState:
         self.faults = Faults()
         self.log = RequestLog()
         self.shaping = Shaping()
+        self.auth = AuthRules()
         self.rewrites = {}
         self.reset()
 
@@ -31,5 +33,6 @@ class ServerState:
         self.faults.clear()
         self.log.clear()
         self.shaping = Shaping()
+        self.auth.reset()
         with self.lock:
             self.rewrites = {}

@@ -37,21 +37,23 @@ _DEFAULT = object()
 
 @pytest.fixture
 def mount(fakegcs, tmp_path):
-    """Factory: mount(bucket=, args=, env=, foreground=, endpoint=) -> a started Mount.
+    """Factory: mount(bucket=, args=, env=, foreground=, endpoint=, anonymous=) -> a started
+    Mount.
 
     Every mount is unmounted when the test ends, pass or fail, and the test fails if the
     daemon logged an error or warning it did not declare with Mount.expect_log().
     """
     mounts = []
 
-    def make(bucket="test-bucket", args=(), env=None, foreground=True, endpoint=_DEFAULT):
+    def make(bucket="test-bucket", args=(), env=None, foreground=True, endpoint=_DEFAULT,
+             anonymous=True):
         i = len(mounts)
         args = list(args)
         if not any(a.startswith("--staging-dir") or "staging_dir" in a for a in args):
             args = ["--staging-dir", str(tmp_path / f"staging{i}")] + args
         m = Mount(fakegcs.url if endpoint is _DEFAULT else endpoint, bucket,
                   tmp_path / f"mnt{i}", tmp_path / f"gcsmount{i}.log", args=args, env=env,
-                  foreground=foreground)
+                  foreground=foreground, anonymous=anonymous)
         mounts.append(m)
         return m.start()
 

@@ -4,6 +4,10 @@ A Mount starts gcsmount against the test server, waits until the kernel shows th
 and on stop unmounts it lazily and reaps the process, so that a failing test never leaves a
 mount behind. Each mount writes its own log file; check_log() fails the test when the
 daemon logged an error or warning the test did not declare as expected.
+
+Mounts are anonymous unless a test says otherwise (anonymous=False), because the test
+server asks for no credentials by default and the real user's credentials must never be
+read by a test. env adds variables to the daemon's environment; a value of None removes one.
 """
 import os
 import re
@@ -36,7 +40,7 @@ def unmount(path):
 
 class Mount:
     def __init__(self, endpoint, bucket, mountpoint, log_path, args=(), env=None,
-                 foreground=True):
+                 foreground=True, anonymous=True):
         self.endpoint = endpoint
         self.bucket = bucket
         self.path = str(mountpoint)
@@ -44,6 +48,7 @@ class Mount:
         self.args = list(args)
         self.env = env
         self.foreground = foreground
+        self.anonymous = anonymous
         self.proc = None
         self.expected_log = []  # regexes of log lines that may say error/warning
 
@@ -53,15 +58,24 @@ class Mount:
             cmd.append("-f")
         if self.endpoint:
             cmd += ["--endpoint", self.endpoint]
+        if self.anonymous:
+            cmd.append("--anonymous")
         cmd += ["--log-file", self.log_path] + self.args + [self.bucket, self.path]
         return cmd
 
-    def start(self, timeout=15):
-        os.makedirs(self.path, exist_ok=True)
+    def environment(self):
         env = dict(os.environ)
         env.pop("STORAGE_EMULATOR_HOST", None)
-        if self.env:
-            env.update(self.env)
+        for key, value in (self.env or {}).items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def start(self, timeout=15):
+        os.makedirs(self.path, exist_ok=True)
+        env = self.environment()
         if self.foreground:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL,

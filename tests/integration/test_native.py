@@ -97,7 +97,7 @@ def native(fakegcs, tmp_path, sbin_helper):
 
         def options(self, name, extra=""):
             """Options that point a mount at the test server and give it its own log."""
-            return (f"endpoint={fakegcs.url},log_file={self.log(name)},"
+            return (f"endpoint={fakegcs.url},anonymous,log_file={self.log(name)},"
                     f"staging_dir={tmp_path / 'staging'}{extra}")
 
         def fstab(self, lines):
@@ -181,7 +181,7 @@ def test_mount_helper_failures_use_mount_exit_codes_and_leave_nothing_mounted(fa
               BUCKET, mnt, env=helper_env(), check=False)
     assert res.returncode == 1  # bad invocation
     assert "no_such_option" in res.stderr
-    res = run("mount", "-t", "gcsmount", "-o", "endpoint=http://127.0.0.1:1,max_retries=0",
+    res = run("mount", "-t", "gcsmount", "-o", "endpoint=http://127.0.0.1:1,anonymous,max_retries=0",
               BUCKET, mnt, env=helper_env(), check=False)
     assert res.returncode == 32  # mount failure
     assert "127.0.0.1:1" in res.stderr
@@ -282,7 +282,7 @@ def test_user_mounts_reads_writes_and_unmounts_with_fusermount3(fakegcs, desktop
         return run("runuser", "-u", desktop_user.pw_name, "--", *env, *cmd, cwd=home, **kw)
 
     as_user("mkdir", mnt)
-    as_user(binary, "--endpoint", fakegcs.url, "--log-file", log, BUCKET, mnt)
+    as_user(binary, "--endpoint", fakegcs.url, "--anonymous", "--log-file", log, BUCKET, mnt)
     fields = mount_entry(mnt)
     assert fields[2] == "fuse.gcsmount"
     assert f"user_id={desktop_user.pw_uid}" in fields[3].split(",")
@@ -354,7 +354,7 @@ def test_installed_gcsmount_mounts_and_unmounts(fakegcs, tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     try:
-        run("/usr/bin/gcsmount", "--endpoint", fakegcs.url, "--staging-dir", str(tmp_path / "staging"),
+        run("/usr/bin/gcsmount", "--endpoint", fakegcs.url, "--anonymous", "--staging-dir", str(tmp_path / "staging"),
             BUCKET, str(mnt), env=INSTALLED_ENV)
         assert (mnt / "a.txt").read_bytes() == b"installed\n"
         (mnt / "b.txt").write_bytes(b"written\n")
@@ -369,7 +369,7 @@ def test_installed_mount_helper_mounts_type_gcsmount(fakegcs, tmp_path):
     fakegcs.put(BUCKET, "a.txt", b"installed\n")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    opts = f"_netdev,endpoint={fakegcs.url},staging_dir={tmp_path / 'staging'}"
+    opts = f"_netdev,endpoint={fakegcs.url},anonymous,staging_dir={tmp_path / 'staging'}"
     try:
         run("mount", "-t", "gcsmount", "-o", opts, BUCKET, str(mnt), env=INSTALLED_ENV)
         assert mount_entry(mnt)[2] == "fuse.gcsmount"
