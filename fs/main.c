@@ -35,6 +35,7 @@ struct config {
 	const char *mountpoint;
 	char *endpoint;
 	char *key_file;
+	char *billing_project;
 	char *ca_file;
 	int anonymous;
 	double metadata_timeout;
@@ -121,6 +122,8 @@ static const struct opt_spec opt_table[] = {
 	 "serve Prometheus metrics on 127.0.0.1:PORT (SIGUSR1 logs them anyway)"},
 	{"key_file", OPT_STRING, CFG(key_file),
 	 "service-account key or gcloud user credentials (JSON)"},
+	{"billing_project", OPT_STRING, CFG(billing_project),
+	 "project billed for requests to a requester-pays bucket"},
 	{"anonymous", OPT_FLAG, CFG(anonymous), "send no credentials (public buckets)"},
 	{"ca_file", OPT_STRING, CFG(ca_file),
 	 "CA certificates (PEM) to trust for https instead of the system's"},
@@ -545,6 +548,7 @@ static int run(struct config *cfg)
 	gopts.auth = auth;
 	gopts.max_attempts = (int)cfg->max_retries + 1;
 	gopts.ca_file = cfg->ca_file;
+	gopts.user_project = cfg->billing_project;
 	gcs = gcs_client_new(&gopts);
 	if (!gcs)
 		goto nomem;
@@ -768,5 +772,6 @@ int main(int argc, char **argv)
 	free(cfg.staging_dir);
 	free(cfg.only_dir);
 	free(cfg.cache_dir);
+	free(cfg.billing_project);
 	return rc;
 }

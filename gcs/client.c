@@ -83,8 +83,11 @@ struct gcs_client *gcs_client_new(const struct gcs_client_opts *o)
 	c->endpoint = strdup(o->endpoint);
 	c->bucket = strdup(o->bucket);
 	c->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
-	if (!c->endpoint || !c->bucket || (o->ca_file && !c->ca_file))
+	c->user_project = o->user_project ? strdup(o->user_project) : NULL;
+	if (!c->endpoint || !c->bucket || (o->ca_file && !c->ca_file) ||
+	    (o->user_project && !c->user_project))
 		goto fail;
+	c->o.user_project = c->user_project;
 	c->o.endpoint = c->endpoint;
 	c->o.bucket = c->bucket;
 	c->o.ca_file = c->ca_file;
@@ -120,6 +123,7 @@ fail:
 	free(c->xml_base);
 	free(c->json_base);
 	free(c->ca_file);
+	free(c->user_project);
 	free(c->bucket);
 	free(c->endpoint);
 	free(c);
@@ -140,6 +144,7 @@ void gcs_client_free(struct gcs_client *c)
 	free(c->xml_base);
 	free(c->json_base);
 	free(c->ca_file);
+	free(c->user_project);
 	free(c->bucket);
 	free(c->endpoint);
 	free(c);
@@ -449,6 +454,24 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	/* Kept until the answer is known: a 401 tells auth which token was refused. */
 	char auth_line[4096];
 
+	if (c->user_project) {
+		/* Requester pays: the JSON API takes the billed project as a parameter, the XML API
+		 * as a header. */
+		if (strstr(r->url.data, "/storage/v1/")) {
+			rc = gcs_url_add_query(&r->url, "userProject", c->user_project);
+		} else {
+			char hdr[320];
+			struct curl_slist *h;
+
+			snprintf(hdr, sizeof(hdr), "x-goog-user-project: %s", c->user_project);
+			h = curl_slist_append(r->headers, hdr);
+			rc = h ? 0 : -ENOMEM;
+			if (h)
+				r->headers = h;
+		}
+		if (rc)
+			return rc;
+	}
 	r->curl = pool_get(c);
 	if (!r->curl)
 		return -ENOMEM;

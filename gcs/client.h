@@ -22,10 +22,11 @@ struct gcs_client_opts {
 	const char *endpoint; /* "scheme://host[:port]", see gcs_endpoint_normalize() */
 	const char *bucket;   /* must satisfy gcs_bucket_name_valid() */
 	struct auth *auth;
-	const char *ca_file; /* NULL: the system's CA store */
-	int max_attempts;    /* tries per request, >= 1 */
-	long retry_base_ms;  /* first backoff; doubles per retry */
-	long retry_max_ms;   /* backoff ceiling */
+	const char *ca_file;	  /* NULL: the system's CA store */
+	const char *user_project; /* project billed for requester-pays buckets, or NULL */
+	int max_attempts;	  /* tries per request, >= 1 */
+	long retry_base_ms;	  /* first backoff; doubles per retry */
+	long retry_max_ms;	  /* backoff ceiling */
 	long connect_timeout_s;
 	long io_timeout_s; /* a transfer that moves no byte for this long is abandoned */
 };

@@ -25,6 +25,7 @@ struct gcs_client {
 	char *endpoint;
 	char *bucket;
 	char *ca_file;
+	char *user_project;
 	char *json_base; /* .../storage/v1/b/BUCKET */
 	char *xml_base;	 /* .../BUCKET */
 

@@ -15,6 +15,8 @@ appear in the request log.
   GET    /_fake/log       list of {"op", "method", "path", "query", "status",
                            "class", "bytes_out", "bytes_in", ...}
   DELETE /_fake/log       clear the log
+  POST   /_fake/requester_pays {"bucket": "b", "enabled": true}: requests on the bucket must
+         name a billing project (userProject= on the JSON API, x-goog-user-project on XML)
   POST   /_fake/auth      {"required": true, "public_buckets": ["b"]}: check credentials
                           (see auth.py); reset turns it off
   POST   /_fake/auth/tokens  {"token": "...", "identity": "sa@...", "expires_in": 3599,
@@ -180,6 +182,16 @@ def handle(state, request):
         if method == "DELETE":
             state.faults.clear()
             return empty_response(204)
+    if path == "/_fake/requester_pays" and method == "POST":
+        body = _json_body(request)
+        if not body.get("bucket"):
+            raise errors.required("Required field: bucket")
+        with state.lock:
+            if body.get("enabled", True):
+                state.requester_pays.add(body["bucket"])
+            else:
+                state.requester_pays.discard(body["bucket"])
+        return json_response({"ok": True})
     if path.startswith("/_fake/auth") and method == "POST":
         return _auth_control(state, path, _json_body(request))
     if path == "/_fake/shape" and method == "POST":

@@ -103,6 +103,12 @@ def required(message):
     return GcsError(400, "required", message)
 
 
+def user_project_missing():
+    return GcsError(400, "required",
+                    "Bucket is a requester pays bucket but no user project provided.",
+                    xml_code="UserProjectMissing")
+
+
 def conflict(message):
     return GcsError(409, "conflict", message)
 

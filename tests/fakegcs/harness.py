@@ -180,6 +180,10 @@ class FakeGCS:
             spec["bandwidth_bps"] = bandwidth_bps
         self._json("POST", "/_fake/shape", spec)
 
+    def requester_pays(self, bucket, enabled=True):
+        """Make requests on bucket name a billing project, until reset()."""
+        self._json("POST", "/_fake/requester_pays", {"bucket": bucket, "enabled": enabled})
+
     def require_auth(self, required=True, public_buckets=()):
         """Check credentials like GCS (see auth.py) until reset()."""
         self._json("POST", "/_fake/auth", {"required": required,

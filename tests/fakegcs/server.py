@@ -176,8 +176,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not internal:
             entry["identity"], auth_error = state.auth.check(route, self.command, self.headers)
 
+        user_project = query.get("userProject") or self.headers.get("x-goog-user-project")
+        if entry is not None:
+            entry["user_project"] = user_project
+        # Requester pays: every billed request names the project that pays. Upload chunks
+        # belong to a session whose start already named it, so they are not checked again
+        # (how real GCS treats a session URI here is unverified).
+        pays_missing = (route.bucket in state.requester_pays and not user_project
+                        and route.op not in ("uploads.chunk", "uploads.cancel"))
+
         if kind == "status" and not fault.after:
             response = self._error_response(route, errors.injected(fault.value))
+        elif route_error is not None:
+            response = self._error_response(route, route_error)
+        elif pays_missing:
+            response = self._error_response(route, errors.user_project_missing())
         elif route_error is not None:
             response = self._error_response(route, route_error)
         elif auth_error is not None:

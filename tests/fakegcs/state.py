@@ -25,6 +25,7 @@ class ServerState:
         self.shaping = Shaping()
         self.auth = AuthRules()
         self.rewrites = {}
+        self.requester_pays = set()  # buckets whose requests must name a billing project
         self.reset()
 
     def reset(self):
@@ -36,3 +37,4 @@ class ServerState:
         self.auth.reset()
         with self.lock:
             self.rewrites = {}
+            self.requester_pays = set()

@@ -46,3 +46,29 @@ def test_implicit_dirs_are_shown_by_default(fakegcs, mount):
     m = mount()
     assert os.listdir(m.path) == ["implicit"]
     assert os.path.isdir(m.p("implicit"))
+
+
+def test_billing_project_is_sent_on_every_request_to_a_requester_pays_bucket(fakegcs, mount):
+    fakegcs.put(BUCKET, "paid/data.txt", b"costs money")
+    fakegcs.requester_pays(BUCKET)
+    m = mount(args=["-o", "billing_project=my-project"])
+    assert os.listdir(m.p("paid")) == ["data.txt"]
+    assert open(m.p("paid", "data.txt"), "rb").read() == b"costs money"
+    with open(m.p("paid", "new.txt"), "wb") as f:
+        f.write(b"written")
+    os.rename(m.p("paid", "new.txt"), m.p("paid", "moved.txt"))
+    os.unlink(m.p("paid", "moved.txt"))
+    billed = [e for e in fakegcs.log() if e["op"] not in ("uploads.chunk", "uploads.cancel")]
+    assert billed and all(e["user_project"] == "my-project" for e in billed), billed
+    assert not [e for e in fakegcs.log() if e["status"] == 400]
+
+
+def test_requester_pays_bucket_without_billing_project_fails_clearly(fakegcs, tmp_path):
+    from mounting import Mount
+    fakegcs.requester_pays(BUCKET)
+    (tmp_path / "mnt").mkdir()
+    m = Mount(fakegcs.url, BUCKET, tmp_path / "mnt", tmp_path / "log",
+              args=["--staging-dir", str(tmp_path / "st")])
+    res = subprocess.run(m.command(), capture_output=True, timeout=30)
+    assert res.returncode != 0
+    assert "requester pays" in res.stderr.decode()
