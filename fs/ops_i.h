@@ -4,6 +4,7 @@
 #define GCSMOUNT_FS_OPS_I_H
 
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fs/files.h"
 #include "fs/fs.h"
@@ -12,6 +13,24 @@ static inline struct gmfs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
+
+static inline void fs_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* Every operation that would change the bucket starts with this on a read-only mount. */
+#define REFUSE_IF_READ_ONLY(fs, req)                  \
+	do {                                          \
+		if ((fs)->read_only) {                \
+			fuse_reply_err((req), EROFS); \
+			return;                       \
+		}                                     \
+	} while (0)
+
+/* The object name of a new entry name in directory parent: -ENAMETOOLONG or -EINVAL for names
+ * GCS cannot store, -ENOTDIR when parent is not a directory. */
+int fs_new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir, char **path);
 
 void fs_fill_stat(struct stat *st, uint64_t ino, const struct iattr *a);
 /* Finds out what path names: a directory (anything under "path/"), else a file (in the

@@ -1,17 +1,10 @@
-/* FUSE operations that change the bucket.
+/* FUSE operations that change a file's data or attributes (names change in nameops.c).
  *
  * Data: create and open-for-write stage the file (fs/files.c); writes go to the staging
  * file; flush, fsync and the last close upload it. A created file exists only here until
  * its first upload, and listings and lookups show it meanwhile.
  * Attributes: chmod, chown and utimens patch the object's metadata (goog-reserved-posix-*,
- * goog-reserved-file-mtime) without rewriting data, or ride along with a pending upload.
- * Directories: mkdir writes a "dir/" placeholder; rmdir deletes it when nothing else is
- * under the prefix; a directory rename moves every object under it, one by one (not atomic).
- * Files: rename is one objects.move; unlink deletes the generation it knows, and a second
- * time with the current one if someone replaced it meanwhile.
- *
- * Names GCS cannot store are refused before any request: over 1,024 bytes of object name
- * (ENAMETOOLONG), or a carriage return or line feed (EINVAL). */
+ * goog-reserved-file-mtime) without rewriting data, or ride along with a pending upload. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,69 +19,6 @@
 #include "gcs/write.h"
 #include "util/crc32c.h"
 #include "util/log.h"
-
-#define OBJECT_NAME_MAX 1024
-
-static void now(struct timespec *ts)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-}
-
-/* The object name of a new entry name in directory parent. */
-static int new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir, char **path)
-{
-	char *dirpath = NULL;
-	int pdir = 0;
-	int rc = itable_get(fs->inodes, parent, &dirpath, &pdir, NULL, NULL);
-
-	*path = NULL;
-	if (rc)
-		return rc;
-	rc = -ENOTDIR;
-	if (!pdir)
-		goto out;
-	rc = -ENAMETOOLONG;
-	if (strlen(name) > 255)
-		goto out;
-	rc = -EINVAL;
-	if (strpbrk(name, "\r\n") || !dir_name_showable(name, strlen(name)))
-		goto out;
-	rc = -ENOMEM;
-	*path = dir_join(dirpath, name);
-	if (!*path)
-		goto out;
-	rc = 0;
-	if (strlen(*path) + (is_dir ? 1 : 0) > OBJECT_NAME_MAX) {
-		rc = -ENAMETOOLONG;
-		free(*path);
-		*path = NULL;
-	}
-out:
-	free(dirpath);
-	return rc;
-}
-
-/* An existing entry's object name. */
-static int old_name(struct gmfs *fs, fuse_ino_t parent, const char *name, char **path)
-{
-	char *dirpath = NULL;
-	int rc = itable_get(fs->inodes, parent, &dirpath, NULL, NULL, NULL);
-
-	*path = NULL;
-	if (rc)
-		return rc;
-	*path = dir_join(dirpath, name);
-	free(dirpath);
-	return *path ? 0 : -ENOMEM;
-}
-
-#define REFUSE_IF_READ_ONLY(fs, req)                  \
-	do {                                          \
-		if ((fs)->read_only) {                \
-			fuse_reply_err((req), EROFS); \
-			return;                       \
-		}                                     \
-	} while (0)
 
 int wop_open_for_write(struct gmfs *fs, struct fnode *n, int truncate)
 {
@@ -119,13 +49,13 @@ void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 
 	REFUSE_IF_READ_ONLY(fs, req);
 	memset(&e, 0, sizeof(e));
-	rc = new_name(fs, parent, name, 0, &path);
+	rc = fs_new_name(fs, parent, name, 0, &path);
 	if (!rc)
 		rc = iattr_from_object(&attr, NULL, 0, &fs->defaults);
 	if (rc)
 		goto fail;
 	attr.mode = S_IFREG | (mode & 07777);
-	now(&attr.mtime);
+	fs_now(&attr.mtime);
 	attr.ctime = attr.mtime;
 
 	e.ino = itable_ref(fs->inodes, path, 0, &attr, fs->stat_ttl);
@@ -210,7 +140,7 @@ void wop_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off
 			if ((uint64_t)off + (uint64_t)got > n->size)
 				n->size = (uint64_t)off + (uint64_t)got;
 			n->dirty = 1;
-			now(&n->mtime);
+			fs_now(&n->mtime);
 			if (n->streamable && (uint64_t)off == old_size)
 				fnode_stream_append(fs_of(req), n, buf, (size_t)got);
 			else if (n->streamable)
@@ -284,7 +214,7 @@ static void attr_kv_build(struct attr_kv *a, const struct stat *st, int to_set,
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-			now(mtime);
+			fs_now(mtime);
 		else
 			*mtime = st->st_mtim;
 		snprintf(a->mtime, sizeof(a->mtime), "%lld", (long long)mtime->tv_sec);
@@ -361,7 +291,7 @@ static int set_size(struct gmfs *fs, uint64_t ino, const char *path, uint64_t si
 	if (!rc) {
 		n->size = size;
 		n->dirty = 1;
-		now(&n->mtime);
+		fs_now(&n->mtime);
 		/* truncate(2) on a file nobody has open: publish now. */
 		if (n->opens == 0) {
 			rc = fnode_upload(fs, n, 0);
@@ -449,488 +379,6 @@ out:
 		fuse_reply_err(req, -rc);
 	else
 		fs_reply_attr(req, ino);
-}
-
-/* Deletes an object, first at the generation we know, then (if someone replaced it meanwhile)
- * at the current one: unlink removes whatever the name holds. */
-static int delete_current(struct gmfs *fs, const char *name, uint64_t generation)
-{
-	int rc = -ESTALE;
-
-	for (int attempt = 0; attempt < 3 && rc == -ESTALE; attempt++) {
-		if (!generation) {
-			struct gcs_object obj = {0};
-
-			rc = gcs_stat(fs->gcs, name, &obj);
-			generation = obj.generation;
-			gcs_object_clear(&obj);
-			if (rc)
-				return rc;
-		}
-		rc = gcs_delete(fs->gcs, name, generation);
-		generation = 0;
-	}
-	return rc;
-}
-
-void wop_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct gmfs *fs = fs_of(req);
-	struct iattr attr = {0};
-	char *path = NULL;
-	int local_only = 0;
-	int rc;
-
-	REFUSE_IF_READ_ONLY(fs, req);
-	rc = old_name(fs, parent, name, &path);
-	if (rc)
-		goto out;
-	struct fnode *n = ftable_find_path(fs->files, path);
-	if (n) {
-		pthread_mutex_lock(&n->lock);
-		local_only = n->fd >= 0 && n->generation == 0;
-		/* Open descriptors keep working on the staged data; nothing is uploaded. */
-		n->unlinked = 1;
-		n->dirty = 0;
-		pthread_mutex_unlock(&n->lock);
-		ftable_put(fs->files, n);
-	}
-	uint64_t generation = 0;
-	if (itable_lookup_path(fs->inodes, path, 0, NULL, &attr) == 0)
-		generation = attr.generation;
-	rc = delete_current(fs, path, generation);
-	if (rc == -ENOENT && local_only)
-		rc = 0;
-	if (!rc)
-		itable_detach(fs->inodes, path, 0);
-out:
-	iattr_clear(&attr);
-	free(path);
-	fuse_reply_err(req, -rc);
-}
-
-/* The object name of a new entry that must not exist yet (EEXIST otherwise). */
-static int absent_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir,
-		       char **path)
-{
-	struct iattr attr = {0};
-	int exists_as_dir;
-	int rc = new_name(fs, parent, name, is_dir, path);
-
-	if (rc)
-		return rc;
-	rc = fs_resolve(fs, *path, &exists_as_dir, &attr);
-	iattr_clear(&attr);
-	if (rc == -ENOENT)
-		return 0;
-	free(*path);
-	*path = NULL;
-	return rc ? rc : -EEXIST;
-}
-
-static void mtime_now(char buf[24])
-{
-	struct timespec t;
-
-	now(&t);
-	snprintf(buf, 24, "%lld", (long long)t.tv_sec);
-}
-
-/* Creates a small object for a new directory (its placeholder) or symlink, and replies with
- * the new entry. ifGenerationMatch=0 makes a name taken meanwhile fail with EEXIST. */
-static void create_small(fuse_req_t req, const char *path, int is_dir, const char *data,
-			 const struct gcs_kv *kv, size_t nkv)
-{
-	struct gmfs *fs = fs_of(req);
-	struct gcs_object obj = {0};
-	struct iattr attr = {0};
-	char *object = is_dir ? dir_join(path, "") : strdup(path);
-	int rc = -ENOMEM;
-
-	if (object) {
-		struct gcs_put put = {.name = object,
-				      .fd = -1,
-				      .mem = data,
-				      .size = strlen(data),
-				      .crc32c = crc32c_update(0, data, strlen(data)),
-				      .metadata = kv,
-				      .n_metadata = nkv};
-		rc = gcs_upload(fs->gcs, &put, &obj);
-	}
-	if (rc == -ESTALE)
-		rc = -EEXIST;
-	if (!rc)
-		rc = iattr_from_object(&attr, &obj, is_dir, &fs->defaults);
-	if (!rc && is_dir)
-		attr.generation = obj.generation; /* marks a placeholder's own attributes */
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		fs_reply_entry(req, path, is_dir, &attr);
-	gcs_object_clear(&obj);
-	iattr_clear(&attr);
-	free(object);
-}
-
-void wop_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	struct gmfs *fs = fs_of(req);
-	char mtime[24], modestr[8];
-	struct gcs_kv kv[2];
-	size_t nkv = 0;
-	char *path = NULL;
-	int rc;
-
-	REFUSE_IF_READ_ONLY(fs, req);
-	rc = absent_name(fs, parent, name, 1, &path);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	mtime_now(mtime);
-	kv[nkv++] = (struct gcs_kv){"goog-reserved-file-mtime", mtime};
-	if ((mode & 07777) != fs->defaults.dir_mode) {
-		snprintf(modestr, sizeof(modestr), "%03o", (unsigned)(mode & 0777));
-		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-mode", modestr};
-	}
-	create_small(req, path, 1, "", kv, nkv);
-	free(path);
-}
-
-static int staged_below(struct fnode *n, void *arg)
-{
-	int busy;
-
-	(void)arg;
-	pthread_mutex_lock(&n->lock);
-	busy = n->fd >= 0 && !n->unlinked && n->generation == 0;
-	pthread_mutex_unlock(&n->lock);
-	return busy;
-}
-
-/* Whether the directory holds anything besides its placeholder; *placeholder_gen gets the
- * placeholder's generation (0 if none). Returns 1 (non-empty), 0 (empty) or -errno. */
-static int dir_contents(struct gmfs *fs, const char *path, uint64_t *placeholder_gen)
-{
-	struct gcs_list_page page = {0};
-	char *prefix = dir_join(path, "");
-	int rc;
-
-	*placeholder_gen = 0;
-	if (!prefix)
-		return -ENOMEM;
-	struct gcs_list_query q = {.prefix = prefix, .delimiter = "/", .max_results = 2};
-	rc = gcs_list(fs->gcs, &q, &page);
-	if (!rc) {
-		size_t others = page.n_prefixes;
-
-		for (size_t i = 0; i < page.n_items; i++) {
-			if (strcmp(page.items[i].name, prefix) == 0)
-				*placeholder_gen = page.items[i].generation;
-			else
-				others++;
-		}
-		rc = others > 0;
-	}
-	if (rc == 0 && ftable_each(fs->files, path, staged_below, NULL) > 0)
-		rc = 1;
-	gcs_list_page_clear(&page);
-	free(prefix);
-	return rc;
-}
-
-void wop_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct gmfs *fs = fs_of(req);
-	char *path = NULL, *placeholder = NULL;
-	uint64_t gen = 0;
-	int rc;
-
-	REFUSE_IF_READ_ONLY(fs, req);
-	rc = old_name(fs, parent, name, &path);
-	if (rc)
-		goto out;
-	rc = dir_contents(fs, path, &gen);
-	if (rc > 0)
-		rc = -ENOTEMPTY;
-	if (rc)
-		goto out;
-	/* An implicit directory that lost its last object is gone already: done. */
-	if (!gen) {
-		itable_detach(fs->inodes, path, 1);
-		goto out;
-	}
-	rc = -ENOMEM;
-	placeholder = dir_join(path, "");
-	if (placeholder)
-		rc = delete_current(fs, placeholder, gen);
-	if (!rc)
-		itable_detach(fs->inodes, path, 1);
-out:
-	free(placeholder);
-	free(path);
-	fuse_reply_err(req, -rc);
-}
-
-static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sattr, const char *dst,
-		       int dexists, const struct iattr *dattr)
-{
-	struct gcs_object obj = {0};
-	struct fnode *n = ftable_find_path(fs->files, src);
-	uint64_t gen = sattr->generation;
-	uint64_t dst_gen = dexists ? dattr->generation : 0;
-	int rc = 0;
-
-	if (n) {
-		/* The move must carry what was written: upload first, and hold the node so no
-		 * write slips in between. */
-		pthread_mutex_lock(&n->lock);
-		if (n->dirty && !n->unlinked)
-			rc = fnode_upload(fs, n, 0);
-		if (n->generation)
-			gen = n->generation;
-	}
-	for (int attempt = 0; !rc && attempt < 3; attempt++) {
-		rc = gcs_move(fs->gcs, src, gen, dst, dst_gen, &obj);
-		if (rc != -ESTALE)
-			break;
-		/* Either side changed meanwhile: read both again. */
-		struct gcs_object s = {0}, d = {0};
-		rc = gcs_stat(fs->gcs, src, &s);
-		gen = s.generation;
-		if (!rc) {
-			int drc = gcs_stat(fs->gcs, dst, &d);
-
-			dst_gen = drc == 0 ? d.generation : 0;
-			rc = drc == -ENOENT ? 0 : drc;
-		}
-		gcs_object_clear(&s);
-		gcs_object_clear(&d);
-	}
-	if (!rc) {
-		struct iattr attr;
-		uint64_t ino = 0;
-
-		itable_rename(fs->inodes, src, 0, dst);
-		if (itable_lookup_path(fs->inodes, dst, 0, &ino, NULL) == 0 &&
-		    iattr_from_object(&attr, &obj, 0, &fs->defaults) == 0) {
-			itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
-			iattr_clear(&attr);
-		}
-		if (n) {
-			ftable_set_path(fs->files, n, dst);
-			n->generation = obj.generation;
-			n->metageneration = obj.metageneration;
-		}
-	}
-	if (n) {
-		pthread_mutex_unlock(&n->lock);
-		ftable_put(fs->files, n);
-	}
-	gcs_object_clear(&obj);
-	return rc;
-}
-
-static int flush_below(struct fnode *n, void *arg)
-{
-	struct gmfs *fs = arg;
-	int rc = 0;
-
-	pthread_mutex_lock(&n->lock);
-	if (n->dirty && !n->unlinked)
-		rc = fnode_upload(fs, n, 0);
-	pthread_mutex_unlock(&n->lock);
-	return rc;
-}
-
-struct name_gen {
-	char *name;
-	uint64_t generation;
-};
-
-/* Every object under prefix, or -EXDEV past limit (mv then copies instead). */
-static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct name_gen **out,
-		    size_t *count)
-{
-	struct gcs_list_page page = {0};
-	char *token = NULL;
-	size_t n = 0, cap = 0;
-	struct name_gen *v = NULL;
-	int rc;
-
-	do {
-		struct gcs_list_query q = {.prefix = prefix, .page_token = token};
-
-		rc = gcs_list(fs->gcs, &q, &page);
-		for (size_t i = 0; !rc && i < page.n_items; i++) {
-			if (n == limit) {
-				rc = -EXDEV;
-				break;
-			}
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct name_gen *p = realloc(v, nc * sizeof(*p));
-				if (!p) {
-					rc = -ENOMEM;
-					break;
-				}
-				v = p;
-				cap = nc;
-			}
-			v[n].name = page.items[i].name;
-			v[n].generation = page.items[i].generation;
-			page.items[i].name = NULL;
-			n++;
-		}
-		free(token);
-		token = page.next_page_token;
-		page.next_page_token = NULL;
-		gcs_list_page_clear(&page);
-	} while (!rc && token);
-	free(token);
-	if (rc) {
-		for (size_t i = 0; i < n; i++)
-			free(v[i].name);
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*count = n;
-	return 0;
-}
-
-static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dexists)
-{
-	struct name_gen *objs = NULL;
-	size_t count = 0, slen = strlen(src), moved = 0;
-	char *sprefix = dir_join(src, "");
-	uint64_t dst_placeholder = 0;
-	int rc = -ENOMEM;
-
-	if (!sprefix)
-		return rc;
-	rc = -EINVAL; /* into itself */
-	if (strncmp(dst, sprefix, slen + 1) == 0)
-		goto out;
-	if (dexists) {
-		rc = dir_contents(fs, dst, &dst_placeholder);
-		if (rc > 0)
-			rc = -ENOTEMPTY;
-		if (rc)
-			goto out;
-	}
-	rc = ftable_each(fs->files, src, flush_below, fs);
-	if (rc)
-		goto out;
-	rc = list_all(fs, sprefix, fs->rename_dir_limit, &objs, &count);
-	if (rc == -EXDEV)
-		log_info("rename of /%s: more than %zu objects (rename_dir_limit); refused, so "
-			 "that tools copy instead",
-			 src, fs->rename_dir_limit);
-	if (rc)
-		goto out;
-	if (dst_placeholder) {
-		char *p = dir_join(dst, "");
-
-		rc = p ? gcs_delete(fs->gcs, p, dst_placeholder) : -ENOMEM;
-		free(p);
-		if (rc && rc != -ENOENT)
-			goto out;
-	}
-	rc = 0;
-	for (; moved < count && !rc; moved++) {
-		char *to = malloc(strlen(dst) + strlen(objs[moved].name + slen) + 1);
-
-		rc = -ENOMEM;
-		if (to) {
-			sprintf(to, "%s%s", dst, objs[moved].name + slen);
-			rc = gcs_move(fs->gcs, objs[moved].name, objs[moved].generation, to, 0,
-				      NULL);
-			free(to);
-		}
-	}
-	if (rc) {
-		log_error("rename of /%s to /%s stopped after %zu of %zu objects: %s; the rest "
-			  "are still under /%s",
-			  src, dst, moved - 1, count, strerror(-rc), src);
-		rc = -EIO;
-	}
-	/* Even a partial move renamed some names: the inode table must follow them. */
-	if (!rc || moved > 1) {
-		itable_rename(fs->inodes, src, 1, dst);
-		ftable_rename_dir(fs->files, src, dst);
-	}
-out:
-	for (size_t i = 0; i < count; i++)
-		free(objs[i].name);
-	free(objs);
-	free(sprefix);
-	return rc;
-}
-
-void wop_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		const char *newname, unsigned int flags)
-{
-	struct gmfs *fs = fs_of(req);
-	struct iattr sattr = {0}, dattr = {0};
-	char *src = NULL, *dst = NULL;
-	int sdir = 0, ddir = 0, dexists;
-	int rc;
-
-	REFUSE_IF_READ_ONLY(fs, req);
-	rc = -EINVAL; /* RENAME_EXCHANGE and RENAME_WHITEOUT need what GCS cannot do atomically */
-	if (flags & ~(unsigned)RENAME_NOREPLACE)
-		goto out;
-	rc = old_name(fs, parent, name, &src);
-	if (!rc)
-		rc = fs_resolve(fs, src, &sdir, &sattr);
-	if (!rc)
-		rc = new_name(fs, newparent, newname, sdir, &dst);
-	if (rc)
-		goto out;
-	rc = fs_resolve(fs, dst, &ddir, &dattr);
-	if (rc && rc != -ENOENT)
-		goto out;
-	dexists = rc == 0;
-	rc = 0;
-	if (strcmp(src, dst) == 0)
-		goto out;
-	if (dexists && (flags & RENAME_NOREPLACE))
-		rc = -EEXIST;
-	else if (dexists && sdir != ddir)
-		rc = sdir ? -ENOTDIR : -EISDIR;
-	else if (sdir)
-		rc = rename_dir(fs, src, dst, dexists);
-	else
-		rc = rename_file(fs, src, &sattr, dst, dexists, &dattr);
-out:
-	iattr_clear(&sattr);
-	iattr_clear(&dattr);
-	free(src);
-	free(dst);
-	fuse_reply_err(req, -rc);
-}
-
-void wop_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
-{
-	struct gmfs *fs = fs_of(req);
-	char mtime[24];
-	char *path = NULL;
-	int rc;
-
-	REFUSE_IF_READ_ONLY(fs, req);
-	rc = absent_name(fs, parent, name, 0, &path);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	mtime_now(mtime);
-	/* Both forms: gcloud and Storage Transfer Service read the first, gcsfuse either. */
-	struct gcs_kv kv[] = {{"goog-reserved-file-is-symlink", "true"},
-			      {"gcsfuse_symlink_target", link},
-			      {"goog-reserved-file-mtime", mtime}};
-	create_small(req, path, 0, link, kv, 3);
-	free(path);
 }
 
 static int final_upload(struct fnode *n, void *arg)
