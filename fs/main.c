@@ -735,35 +735,45 @@ int main(int argc, char **argv)
 	};
 	int rc = parse_args(argc, argv, &cfg);
 
-	if (rc)
-		return rc > 0 ? 0 : 2;
+	if (rc) {
+		rc = rc > 0 ? 0 : 2;
+		goto out;
+	}
 	log_level = cfg.log_level;
+	rc = 2;
 	if (!gcs_bucket_name_valid(cfg.bucket)) {
 		fprintf(stderr,
 			"gcsmount: '%s' is not a valid bucket name (3-222 characters: lowercase "
 			"letters, digits, '-', '_' and '.')\n",
 			cfg.bucket);
-		return 2;
+		goto out;
 	}
 	if (cfg.only_dir && normalize_prefix(cfg.only_dir)) {
 		fprintf(stderr,
 			"gcsmount: only_dir '%s' is not a prefix gcsmount can mount (it needs "
 			"non-empty segments between slashes, none of them '.' or '..')\n",
 			cfg.only_dir);
-		return 2;
+		goto out;
 	}
+	rc = 1;
 	if (check_mountpoint(cfg.mountpoint))
-		return 1;
-	if (cfg.log_file && (rc = log_open(LOG_SINK_FILE, cfg.log_file))) {
-		fprintf(stderr, "gcsmount: log file %s: %s\n", cfg.log_file, strerror(-rc));
-		return 1;
+		goto out;
+	if (cfg.log_file) {
+		int lrc = log_open(LOG_SINK_FILE, cfg.log_file);
+
+		if (lrc) {
+			fprintf(stderr, "gcsmount: log file %s: %s\n", cfg.log_file,
+				strerror(-lrc));
+			goto out;
+		}
 	}
 	if (gcs_global_init()) {
 		fprintf(stderr, "gcsmount: could not initialise the HTTP library\n");
-		return 1;
+		goto out;
 	}
 	rc = run(&cfg);
 	gcs_global_cleanup();
+out:
 	log_close();
 	free(cfg.endpoint);
 	free(cfg.key_file);
