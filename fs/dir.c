@@ -144,6 +144,13 @@ static void drop_implicit(struct dirlist *l)
 int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
 		  int implicit_dirs, struct dirlist *out)
 {
+	return dirlist_fetch_pages(gcs, dirpath, d, implicit_dirs, 0, out);
+}
+
+int dirlist_fetch_pages(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
+			int implicit_dirs, int max_pages, struct dirlist *out)
+{
+	int pages = 0;
 	struct gcs_list_page page = {0};
 	char *prefix = *dirpath ? dir_join(dirpath, "") : strdup("");
 	char *token = NULL;
@@ -213,7 +220,8 @@ int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iatt
 		token = page.next_page_token;
 		page.next_page_token = NULL;
 		gcs_list_page_clear(&page);
-	} while (token);
+	} while (token && (max_pages == 0 || ++pages < max_pages));
+	out->complete = token == NULL;
 	dirlist_sort(out);
 	if (!implicit_dirs)
 		drop_implicit(out);

@@ -22,6 +22,7 @@ struct dirlist {
 	size_t n, cap;
 	size_t skipped;	 /* objects whose names cannot be shown as entries */
 	size_t shadowed; /* files hidden by a directory of the same name */
+	int complete;	 /* every page was read */
 };
 
 /* Whether a path component can be shown: not empty, not "." or "..", no '/', at most 255
@@ -34,6 +35,9 @@ int dir_name_showable(const char *name, size_t len);
  * Returns 0 or -errno. */
 int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
 		  int implicit_dirs, struct dirlist *out);
+/* The same, reading at most max_pages pages; out->complete says whether that was all. */
+int dirlist_fetch_pages(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
+			int implicit_dirs, int max_pages, struct dirlist *out);
 void dirlist_clear(struct dirlist *l);
 /* Adds an entry (copying name and attr); call dirlist_sort() after the last one. */
 int dirlist_add(struct dirlist *l, const char *name, int is_dir, const struct iattr *attr);

@@ -592,6 +592,7 @@ uploaded:
 		}
 		/* What the kernel caches for this inode is exactly what was uploaded. */
 		itable_note_open_generation(fs->inodes, n->ino, obj.generation);
+		fs_changed(fs, n->path);
 		gcs_object_clear(&obj);
 		return 0;
 	}

@@ -18,6 +18,7 @@ struct stage;
 struct readahead;
 struct metrics;
 struct dcache;
+struct dircache;
 
 struct gmfs {
 	struct gcs_client *gcs;
@@ -28,9 +29,10 @@ struct gmfs {
 	ssize_t (*fetch)(void *arg, const char *object, uint64_t generation, uint64_t off,
 			 size_t len, void *buf);
 	void *fetch_arg;
-	struct ftable *files; /* open files and their staged data */
-	struct readahead *ra; /* started at init, when the daemon runs; NULL: none */
-	uint64_t ra_window;   /* most bytes read ahead of one sequential reader */
+	struct ftable *files;  /* open files and their staged data */
+	struct dircache *dirs; /* recent listings that answer lookups */
+	struct readahead *ra;  /* started at init, when the daemon runs; NULL: none */
+	uint64_t ra_window;    /* most bytes read ahead of one sequential reader */
 	int ra_threads;
 	struct metrics *metrics; /* started at init */
 	struct stage *stage;
@@ -49,6 +51,9 @@ extern const struct fuse_lowlevel_ops gmfs_ops;
 /* A block fetch straight from GCS (arg: the struct gmfs), for fs->fetch. */
 ssize_t fs_fetch_from_server(void *arg, const char *object, uint64_t generation, uint64_t off,
 			     size_t len, void *buf);
+
+/* Something under path changed through this mount: listings that show it are stale. */
+void fs_changed(struct gmfs *fs, const char *path);
 
 /* Sets the root directory's attributes; call once before the session starts. */
 int gmfs_init_root(struct gmfs *fs);

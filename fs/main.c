@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "cache/blocks.h"
 #include "cache/disk.h"
+#include "fs/dircache.h"
 #include "fs/files.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
@@ -28,6 +29,8 @@
 #include "util/log.h"
 
 #define BLOCK_SIZE (1u << 20)
+/* Listing entries kept to answer lookups: about 300 bytes each. */
+#define DIRCACHE_ENTRIES 100000
 
 struct config {
 	int foreground;
@@ -508,6 +511,7 @@ static int run(struct config *cfg)
 	struct itable *inodes = NULL;
 	struct bcache *blocks = NULL;
 	struct ftable *files = NULL;
+	struct dircache *dirs = NULL;
 	struct gmfs fs = {0};
 	struct metrics *metrics = NULL;
 	struct dcache *disk = NULL;
@@ -576,7 +580,8 @@ static int run(struct config *cfg)
 	}
 	inodes = itable_new(cfg->only_dir ? cfg->only_dir : "");
 	files = ftable_new();
-	if (!inodes || !files)
+	dirs = dircache_new(DIRCACHE_ENTRIES);
+	if (!inodes || !files || !dirs)
 		goto nomem;
 	if (cfg->cache_mb) {
 		blocks = bcache_new(BLOCK_SIZE, (size_t)cfg->cache_mb << 20);
@@ -616,6 +621,7 @@ static int run(struct config *cfg)
 		.disk = disk,
 		.fetch = fs_fetch_from_server,
 		.files = files,
+		.dirs = dirs,
 		.stage = stage,
 		.read_only = cfg->read_only,
 		.implicit_dirs = cfg->implicit_dirs,
@@ -703,6 +709,7 @@ out:
 	bcache_free(blocks);
 	dcache_free(disk);
 	ftable_free(files);
+	dircache_free(dirs);
 	itable_free(inodes);
 	stage_free(stage);
 	free(stage_base);

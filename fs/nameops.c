@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fs/dir.h"
+#include "fs/dircache.h"
 #include "fs/ops_i.h"
 #include "gcs/client.h"
 #include "gcs/write.h"
@@ -121,8 +122,10 @@ void wop_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = delete_current(fs, path, generation);
 	if (rc == -ENOENT && local_only)
 		rc = 0;
-	if (!rc)
+	if (!rc) {
 		itable_detach(fs->inodes, path, 0);
+		fs_changed(fs, path);
+	}
 out:
 	iattr_clear(&attr);
 	free(path);
@@ -179,8 +182,10 @@ static void create_small(fuse_req_t req, const char *path, int is_dir, const cha
 	}
 	if (rc == -ESTALE)
 		rc = -EEXIST;
-	if (!rc)
+	if (!rc) {
+		fs_changed(fs, path);
 		rc = iattr_from_object(&attr, &obj, is_dir, &fs->defaults);
+	}
 	if (!rc && is_dir)
 		attr.generation = obj.generation; /* marks a placeholder's own attributes */
 	if (rc)
@@ -276,16 +281,18 @@ void wop_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc)
 		goto out;
 	/* An implicit directory that lost its last object is gone already: done. */
-	if (!gen) {
-		itable_detach(fs->inodes, path, 1);
-		goto out;
+	rc = 0;
+	if (gen) {
+		rc = -ENOMEM;
+		placeholder = dir_join(path, "");
+		if (placeholder)
+			rc = delete_current(fs, placeholder, gen);
 	}
-	rc = -ENOMEM;
-	placeholder = dir_join(path, "");
-	if (placeholder)
-		rc = delete_current(fs, placeholder, gen);
-	if (!rc)
+	if (!rc) {
 		itable_detach(fs->inodes, path, 1);
+		fs_changed(fs, path);
+		dircache_invalidate_tree(fs->dirs, path);
+	}
 out:
 	free(placeholder);
 	free(path);
@@ -332,6 +339,8 @@ static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sat
 		uint64_t ino = 0;
 
 		itable_rename(fs->inodes, src, 0, dst);
+		fs_changed(fs, src);
+		fs_changed(fs, dst);
 		if (itable_lookup_path(fs->inodes, dst, 0, &ino, NULL) == 0 &&
 		    iattr_from_object(&attr, &obj, 0, &fs->defaults) == 0) {
 			itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
@@ -479,6 +488,10 @@ static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dex
 	if (!rc || moved > 1) {
 		itable_rename(fs->inodes, src, 1, dst);
 		ftable_rename_dir(fs->files, src, dst);
+		fs_changed(fs, src);
+		fs_changed(fs, dst);
+		dircache_invalidate_tree(fs->dirs, src);
+		dircache_invalidate_tree(fs->dirs, dst);
 	}
 out:
 	for (size_t i = 0; i < count; i++)

@@ -27,6 +27,7 @@
 
 #include "cache/blocks.h"
 #include "fs/dir.h"
+#include "fs/dircache.h"
 #include "fs/metrics.h"
 #include "fs/ops_i.h"
 #include "gcs/client.h"
@@ -104,6 +105,39 @@ static int resolve_local(struct gmfs *fs, const char *path, struct iattr *attr)
 	return 0;
 }
 
+void fs_changed(struct gmfs *fs, const char *path)
+{
+	dircache_invalidate_parent(fs->dirs, path);
+}
+
+/* Answers from a listing of the parent directory: 1 found, 0 absent, <0 no answer. A lookup
+ * in a directory nobody listed lately lists it (one page): the next lookups there, from `cat`
+ * of many files or a build, then cost nothing. */
+static int resolve_listed(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
+	int rc = -ENOMEM;
+
+	if (!parent)
+		return rc;
+	rc = dircache_lookup(fs->dirs, parent, name, fs->stat_ttl, fs->negative_ttl, is_dir, attr);
+	if (rc == -ENOENT) {
+		struct dirlist l = {0};
+
+		if (dirlist_fetch_pages(fs->gcs, parent, &fs->defaults, fs->implicit_dirs, 1, &l) ==
+		    0) {
+			dircache_put(fs->dirs, parent, &l);
+			rc = dircache_lookup(fs->dirs, parent, name, fs->stat_ttl, fs->negative_ttl,
+					     is_dir, attr);
+		}
+		dirlist_clear(&l);
+	}
+	free(parent);
+	return rc;
+}
+
 int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr)
 {
 	struct gcs_list_page page = {0};
@@ -126,6 +160,11 @@ int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *att
 	if (itable_find_fresh(fs->inodes, path, 0, attr)) {
 		*is_dir = 0;
 		rc = 0;
+		goto out;
+	}
+	rc = resolve_listed(fs, path, is_dir, attr);
+	if (rc >= 0) {
+		rc = rc ? 0 : -ENOENT;
 		goto out;
 	}
 

@@ -264,6 +264,7 @@ static int patch_attrs(struct gmfs *fs, uint64_t ino, const char *path, int is_d
 	if (rc == 0) {
 		struct iattr attr;
 
+		fs_changed(fs, path);
 		if (iattr_from_object(&attr, &obj, is_dir, &fs->defaults) == 0) {
 			if (is_dir)
 				attr.generation = obj.generation;

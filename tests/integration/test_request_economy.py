@@ -50,8 +50,8 @@ def test_a_missing_name_is_asked_about_once_within_the_negative_ttl(fakegcs, mou
     fakegcs.clear_log()
     for _ in range(5):
         assert not os.path.exists(m.p("absent.txt"))
-    # One lookup: is it a directory (a list), is it a file (a get).
-    assert sorted(requests(fakegcs)) == ["objects.get", "objects.list"]
+    # One listing of the parent answers the lookup, and then the kernel remembers.
+    assert requests(fakegcs) == ["objects.list"]
 
 
 def test_sequential_read_of_a_large_file_uses_few_large_requests(fakegcs, mount):
@@ -84,3 +84,33 @@ def test_random_small_reads_of_a_large_file_fetch_only_what_is_asked(fakegcs, mo
         os.close(fd)
     gets = [e for e in fakegcs.log() if e["op"] == "xml.get"]
     assert sum(e["bytes_out"] for e in gets) < 8 << 20
+
+
+def test_lookups_in_a_listed_directory_cost_no_requests(fakegcs, mount):
+    for i in range(300):
+        fakegcs.put(BUCKET, f"many/f{i:03d}", b"%d" % i)
+    m = mount()
+    fakegcs.clear_log()
+    for i in range(300):
+        assert open(m.p("many", f"f{i:03d}"), "rb").read() == b"%d" % i
+    assert not os.path.exists(m.p("many", "nothere"))
+    ops = requests(fakegcs)
+    # The lookup of "many" lists the root; the first name in "many" lists "many"; then one
+    # read per file and nothing else.
+    assert ops.count("objects.list") == 2
+    assert ops.count("objects.get") == 0
+    assert ops.count("xml.get") == 300
+
+
+def test_a_change_made_here_is_seen_by_the_next_lookup(fakegcs, mount):
+    fakegcs.put(BUCKET, "d/old", b"1")
+    m = mount()
+    assert os.path.exists(m.p("d", "old"))  # "d" is now listed and cached
+    with open(m.p("d", "new"), "wb") as f:
+        f.write(b"2")
+    os.rename(m.p("d", "old"), m.p("d", "renamed"))
+    os.mkdir(m.p("d", "sub"))
+    assert sorted(os.listdir(m.p("d"))) == ["new", "renamed", "sub"]
+    for name in ("new", "renamed", "sub"):
+        assert os.path.exists(m.p("d", name))
+    assert not os.path.exists(m.p("d", "old"))

@@ -1,0 +1,185 @@
+/* Directory listing cache: a small list of directories, most recently used first, each with
+ * its sorted entries (as dirlist_fetch() returns them) and the time it was listed. Lookups
+ * binary-search the entries. The number of directories is small in practice (the ones being
+ * worked in), so a linear list of directories is enough; the entry bound keeps memory in
+ * check however large they are. */
+#include "fs/dircache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct cached_dir {
+	char *path;
+	struct dirlist list;
+	struct timespec listed; /* CLOCK_MONOTONIC */
+	struct cached_dir *next;
+};
+
+struct dircache {
+	pthread_mutex_t lock;
+	struct cached_dir *head; /* most recently used first */
+	size_t entries, max_entries;
+};
+
+struct dircache *dircache_new(size_t max_entries)
+{
+	struct dircache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	c->max_entries = max_entries;
+	return c;
+}
+
+static void drop(struct dircache *c, struct cached_dir **pp)
+{
+	struct cached_dir *d = *pp;
+
+	*pp = d->next;
+	c->entries -= d->list.n;
+	dirlist_clear(&d->list);
+	free(d->path);
+	free(d);
+}
+
+void dircache_free(struct dircache *c)
+{
+	if (!c)
+		return;
+	while (c->head)
+		drop(c, &c->head);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static struct cached_dir **find(struct dircache *c, const char *dirpath)
+{
+	struct cached_dir **pp;
+
+	for (pp = &c->head; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->path, dirpath) == 0)
+			return pp;
+	return NULL;
+}
+
+void dircache_put(struct dircache *c, const char *dirpath, struct dirlist *l)
+{
+	struct cached_dir *d;
+	struct cached_dir **pp;
+
+	if (l->n > c->max_entries)
+		return; /* would evict everything else and still not fit */
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->path = strdup(dirpath))) {
+		free(d);
+		return;
+	}
+	if (l->complete) {
+		d->list = *l;
+		memset(l, 0, sizeof(*l));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &d->listed);
+
+	pthread_mutex_lock(&c->lock);
+	if ((pp = find(c, dirpath)))
+		drop(c, pp);
+	d->next = c->head;
+	c->head = d;
+	c->entries += d->list.n;
+	/* Evict from the least recently used end. */
+	while (c->entries > c->max_entries && c->head->next) {
+		for (pp = &c->head; (*pp)->next; pp = &(*pp)->next)
+			;
+		drop(c, pp);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static double age_of(const struct cached_dir *d)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - d->listed.tv_sec) +
+	       (double)(now.tv_nsec - d->listed.tv_nsec) / 1e9;
+}
+
+static int cmp_name(const void *key, const void *ent)
+{
+	return strcmp(key, ((const struct dirlist_entry *)ent)->name);
+}
+
+int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, double found_ttl,
+		    double absent_ttl, int *is_dir, struct iattr *attr)
+{
+	struct cached_dir **pp;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	pp = find(c, dirpath);
+	if (pp) {
+		struct cached_dir *d = *pp;
+		double age = age_of(d);
+		struct dirlist_entry *e =
+			d->list.n ? bsearch(name, d->list.ents, d->list.n, sizeof(*e), cmp_name)
+				  : NULL;
+
+		if (!d->list.complete) {
+			if (age < found_ttl)
+				rc = -E2BIG;
+		} else if (e && age < found_ttl) {
+			*is_dir = e->is_dir;
+			*attr = e->attr;
+			attr->link_target = NULL;
+			rc = 1;
+			if (e->attr.link_target &&
+			    !(attr->link_target = strdup(e->attr.link_target)))
+				rc = -ENOMEM;
+		} else if (!e && age < absent_ttl) {
+			rc = 0;
+		}
+		/* Used: move to the front. */
+		*pp = d->next;
+		d->next = c->head;
+		c->head = d;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+void dircache_invalidate_parent(struct dircache *c, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	struct cached_dir **pp;
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->head; *pp;) {
+		if (strlen((*pp)->path) == n && strncmp((*pp)->path, path, n) == 0)
+			drop(c, pp);
+		else
+			pp = &(*pp)->next;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dircache_invalidate_tree(struct dircache *c, const char *dirpath)
+{
+	size_t n = strlen(dirpath);
+	struct cached_dir **pp;
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->head; *pp;) {
+		const char *p = (*pp)->path;
+
+		if (n == 0 || (strncmp(p, dirpath, n) == 0 && (p[n] == '\0' || p[n] == '/')))
+			drop(c, pp);
+		else
+			pp = &(*pp)->next;
+	}
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,35 @@
+/* Recent directory listings, so that lookups in a listed directory cost no request.
+ *
+ * A listing of one page or less is complete, and then answers both "what is NAME" and "NAME
+ * does not exist" for as long as the caller's TTLs allow. The cache is bounded by the total
+ * number of entries it holds (whole directories are evicted, least recently used first).
+ * Every change made through the mount invalidates the listing of the directory it touches.
+ * Thread-safe: one leaf mutex; lookups copy what they return. */
+#ifndef GCSMOUNT_FS_DIRCACHE_H
+#define GCSMOUNT_FS_DIRCACHE_H
+
+#include <stddef.h>
+
+#include "fs/dir.h"
+
+struct dircache;
+
+struct dircache *dircache_new(size_t max_entries);
+void dircache_free(struct dircache *c);
+
+/* Takes over the entries of *l (leaving it empty) as the listing of dirpath. An incomplete
+ * listing (l->complete == 0) is not kept, only remembered: the directory is too large to be
+ * listed for a lookup. */
+void dircache_put(struct dircache *c, const char *dirpath, struct dirlist *l);
+/* Looks name up in the listing of dirpath. Returns 1 and fills *is_dir and attr (a copy)
+ * when the listing has it and is younger than found_ttl; 0 when the listing lacks it and
+ * is younger than absent_ttl; -E2BIG when dirpath was found too large within found_ttl;
+ * -ENOENT when there is no usable listing; -ENOMEM. */
+int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, double found_ttl,
+		    double absent_ttl, int *is_dir, struct iattr *attr);
+/* Forgets the listing of the directory that holds path (path's parent). */
+void dircache_invalidate_parent(struct dircache *c, const char *path);
+/* Forgets every listing at or below dirpath (after a directory rename). */
+void dircache_invalidate_tree(struct dircache *c, const char *dirpath);
+
+#endif
