@@ -175,7 +175,9 @@ class Gcsmount(MountClient):
         self.binary = binary
 
     def command(self):
-        return [self.binary, "-f", "--endpoint", self.endpoint, "--log-file", self.log_path,
+        # The test server takes no credentials, like rclone's anonymous = true.
+        return [self.binary, "-f", "--endpoint", self.endpoint, "--anonymous",
+                "--log-file", self.log_path,
                 "--staging-dir", os.path.join(self.scratch, "staging"),
                 self.bucket, self.mountpoint]
 
@@ -185,7 +187,8 @@ class Gcsmount(MountClient):
         return env
 
     def settings(self):
-        return "gcsmount -f --endpoint URL --staging-dir DIR (all other options default)"
+        return ("gcsmount -f --endpoint URL --anonymous --staging-dir DIR "
+                "(all other options default)")
 
     def version(self):
         out = subprocess.run([self.binary, "--version"], capture_output=True, text=True)

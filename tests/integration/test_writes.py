@@ -395,18 +395,31 @@ def test_names_gcs_cannot_store_are_refused(fakegcs, mount):
     assert all("\n" not in o and "\r" not in o for o in objects(fakegcs))
 
 
-def test_sigterm_uploads_data_written_just_before(fakegcs, mount):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_uploads_data_written_just_before(fakegcs, mount, sig):
     m = mount()
     f = open(m.p("last-words.txt"), "wb")
     f.write(b"written, never closed")
     f.flush()
-    m.proc.send_signal(signal.SIGTERM)
+    m.proc.send_signal(sig)
     m.proc.wait(timeout=30)
     try:
         f.close()
     except OSError:
         pass
     assert fakegcs.get(BUCKET, "last-words.txt") == b"written, never closed"
+
+
+def test_lazy_unmount_uploads_data_of_a_file_still_open(fakegcs, mount):
+    m = mount()
+    f = open(m.p("open-at-unmount.txt"), "wb")
+    f.write(b"still open when unmounted")
+    f.flush()
+    subprocess.run(["fusermount3", "-u", "-z", m.path], check=True)
+    assert fakegcs.stat(BUCKET, "open-at-unmount.txt") is None  # nothing uploaded yet
+    f.close()  # the last reference: the filesystem uploads, then shuts down
+    m.proc.wait(timeout=30)
+    assert fakegcs.get(BUCKET, "open-at-unmount.txt") == b"still open when unmounted"
 
 
 def test_cp_r_then_diff_r_matches(fakegcs, mount, tmp_path):
