@@ -151,6 +151,71 @@ int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, d
 	return rc;
 }
 
+/* The cached, complete listing of path's parent, with *name pointing at path's last part. */
+static struct cached_dir *parent_of(struct dircache *c, const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	*name = slash ? slash + 1 : path;
+	for (struct cached_dir *d = c->head; d; d = d->next)
+		if (strlen(d->path) == n && strncmp(d->path, path, n) == 0)
+			return d->list.complete ? d : NULL;
+	return NULL;
+}
+
+void dircache_set(struct dircache *c, const char *path, int is_dir, const struct iattr *attr)
+{
+	const char *name;
+
+	pthread_mutex_lock(&c->lock);
+	struct cached_dir *d = parent_of(c, path, &name);
+	if (d) {
+		struct dirlist_entry *e =
+			d->list.n ? bsearch(name, d->list.ents, d->list.n, sizeof(*e), cmp_name)
+				  : NULL;
+		char *lt = attr->link_target ? strdup(attr->link_target) : NULL;
+
+		if (attr->link_target && !lt) {
+			d->list.complete = 0; /* cannot update: no longer trusted */
+		} else if (e) {
+			iattr_clear(&e->attr);
+			e->attr = *attr;
+			e->attr.link_target = lt;
+			e->is_dir = is_dir;
+		} else if (dirlist_add(&d->list, name, is_dir, attr) == 0) {
+			free(lt);
+			dirlist_sort(&d->list);
+			c->entries++;
+		} else {
+			free(lt);
+			d->list.complete = 0;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dircache_remove(struct dircache *c, const char *path)
+{
+	const char *name;
+
+	pthread_mutex_lock(&c->lock);
+	struct cached_dir *d = parent_of(c, path, &name);
+	struct dirlist_entry *e =
+		d && d->list.n ? bsearch(name, d->list.ents, d->list.n, sizeof(*e), cmp_name)
+			       : NULL;
+	if (e) {
+		size_t i = (size_t)(e - d->list.ents);
+
+		free(e->name);
+		iattr_clear(&e->attr);
+		memmove(e, e + 1, (d->list.n - i - 1) * sizeof(*e));
+		d->list.n--;
+		c->entries--;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 void dircache_invalidate_parent(struct dircache *c, const char *path)
 {
 	const char *slash = strrchr(path, '/');

@@ -3,7 +3,7 @@
  * A listing of one page or less is complete, and then answers both "what is NAME" and "NAME
  * does not exist" for as long as the caller's TTLs allow. The cache is bounded by the total
  * number of entries it holds (whole directories are evicted, least recently used first).
- * Every change made through the mount invalidates the listing of the directory it touches.
+ * Changes made through the mount update the listing they touch (or drop it).
  * Thread-safe: one leaf mutex; lookups copy what they return. */
 #ifndef GCSMOUNT_FS_DIRCACHE_H
 #define GCSMOUNT_FS_DIRCACHE_H
@@ -27,6 +27,10 @@ void dircache_put(struct dircache *c, const char *dirpath, struct dirlist *l);
  * -ENOENT when there is no usable listing; -ENOMEM. */
 int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, double found_ttl,
 		    double absent_ttl, int *is_dir, struct iattr *attr);
+/* A change made through this mount: path now exists with these attributes, or is gone.
+ * A cached listing of its parent is updated in place, so it stays usable. */
+void dircache_set(struct dircache *c, const char *path, int is_dir, const struct iattr *attr);
+void dircache_remove(struct dircache *c, const char *path);
 /* Forgets the listing of the directory that holds path (path's parent). */
 void dircache_invalidate_parent(struct dircache *c, const char *path);
 /* Forgets every listing at or below dirpath (after a directory rename). */

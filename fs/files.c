@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/dircache.h"
 #include "fs/fs.h"
 #include "fs/stage.h"
 #include "gcs/client.h"
@@ -588,16 +589,19 @@ uploaded:
 		n->failed = 0;
 		if (iattr_from_object(&a, &obj, 0, &fs->defaults) == 0) {
 			itable_set_attr(fs->inodes, n->ino, &a, fs->stat_ttl);
+			dircache_set(fs->dirs, n->path, 0, &a);
 			iattr_clear(&a);
+		} else {
+			fs_changed(fs, n->path);
 		}
 		/* What the kernel caches for this inode is exactly what was uploaded. */
 		itable_note_open_generation(fs->inodes, n->ino, obj.generation);
-		fs_changed(fs, n->path);
 		gcs_object_clear(&obj);
 		return 0;
 	}
 failed:
 	if (rc == -ESTALE) {
+		fs_changed(fs, n->path); /* someone else's object: listings here missed it */
 		keep_for_user(fs, n,
 			      "not uploaded: the object was changed by someone else after it was "
 			      "opened here");

@@ -124,7 +124,7 @@ void wop_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = 0;
 	if (!rc) {
 		itable_detach(fs->inodes, path, 0);
-		fs_changed(fs, path);
+		dircache_remove(fs->dirs, path);
 	}
 out:
 	iattr_clear(&attr);
@@ -182,12 +182,14 @@ static void create_small(fuse_req_t req, const char *path, int is_dir, const cha
 	}
 	if (rc == -ESTALE)
 		rc = -EEXIST;
-	if (!rc) {
-		fs_changed(fs, path);
+	if (!rc)
 		rc = iattr_from_object(&attr, &obj, is_dir, &fs->defaults);
-	}
 	if (!rc && is_dir)
 		attr.generation = obj.generation; /* marks a placeholder's own attributes */
+	if (!rc)
+		dircache_set(fs->dirs, path, is_dir, &attr);
+	else
+		fs_changed(fs, path); /* e.g. EEXIST: the listing missed someone else's object */
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -290,7 +292,7 @@ void wop_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (!rc) {
 		itable_detach(fs->inodes, path, 1);
-		fs_changed(fs, path);
+		dircache_remove(fs->dirs, path);
 		dircache_invalidate_tree(fs->dirs, path);
 	}
 out:
@@ -339,12 +341,14 @@ static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sat
 		uint64_t ino = 0;
 
 		itable_rename(fs->inodes, src, 0, dst);
-		fs_changed(fs, src);
-		fs_changed(fs, dst);
-		if (itable_lookup_path(fs->inodes, dst, 0, &ino, NULL) == 0 &&
-		    iattr_from_object(&attr, &obj, 0, &fs->defaults) == 0) {
-			itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
+		dircache_remove(fs->dirs, src);
+		if (iattr_from_object(&attr, &obj, 0, &fs->defaults) == 0) {
+			if (itable_lookup_path(fs->inodes, dst, 0, &ino, NULL) == 0)
+				itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
+			dircache_set(fs->dirs, dst, 0, &attr);
 			iattr_clear(&attr);
+		} else {
+			fs_changed(fs, dst);
 		}
 		if (n) {
 			ftable_set_path(fs->files, n, dst);

@@ -455,9 +455,10 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-/* Random reads of files larger than this, of at most BYPASS_MAX_READ bytes, skip the cache. */
+/* Random reads of files larger than this, of less than BYPASS_MAX_READ bytes, skip the cache.
+ * The kernel cuts large reads into 128 KiB requests; those go through whole blocks. */
 #define BYPASS_MIN_SIZE (16u << 20)
-#define BYPASS_MAX_READ (256u << 10)
+#define BYPASS_MAX_READ (128u << 10)
 
 /* One reply buffer per worker thread: a fresh allocation per read costs page faults on every
  * request. The key is process-wide state by nature; it is created once. */
@@ -569,7 +570,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		readahead_submit(fs->ra, path, h->generation, h->size, ra_off, (size_t)ra_len);
 	/* A random reader of a large file gets exactly the bytes it asks for: whole blocks would
 	 * multiply what crosses the network. */
-	if (fs->blocks && !(random && h->size > BYPASS_MIN_SIZE && size <= BYPASS_MAX_READ))
+	if (fs->blocks && !(random && h->size > BYPASS_MIN_SIZE && size < BYPASS_MAX_READ))
 		got = bcache_read(fs->blocks, path, h->generation, h->size, (uint64_t)off, size,
 				  buf, fs->fetch, fs->fetch_arg);
 	else

@@ -2,7 +2,7 @@
  *
  * A GCS request pays about a round trip before its first byte and then runs at one
  * connection's speed, so one reader fetching block after block is bound by latency. Once a
- * reader looks sequential (two reads in a row), the bytes ahead of it are queued as jobs of
+ * reader has read RA_MIN_RUN bytes in sequence, the bytes ahead of it are queued as jobs of
  * RA_JOB_SIZE; several workers fetch them at once, each job a single ranged GET into the block
  * cache, and the reader finds the blocks there (or waits for the one being fetched, which the cache
  * never fetches twice). The window starts at two jobs and doubles while the reader keeps up, to the
@@ -161,16 +161,19 @@ int ra_note_read(struct ra_state *s, uint64_t object_size, uint64_t off, size_t 
 		sequential = 1; /* reading from the start is how sequential readers begin */
 	if (!sequential) {
 		s->streak = 0;
+		s->run = 0;
 		s->window = 0;
 		s->ahead = 0;
 		s->next_off = off + len;
 		return s->reads > 1;
 	}
 	s->streak++;
+	s->run += len;
 	if (off + len > s->next_off)
 		s->next_off = off + len;
-	/* One read from the start is not a pattern yet; two in a row are. */
-	if (!max_window || s->streak < 2)
+	/* A sequential run is a pattern only past RA_MIN_RUN: one random read of a few
+	 * hundred KiB, cut by the kernel into pieces, is not. */
+	if (!max_window || s->run < RA_MIN_RUN)
 		return 0;
 	if (s->window == 0)
 		s->window = 2 * (uint64_t)RA_JOB_SIZE;

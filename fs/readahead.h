@@ -27,10 +27,12 @@ struct ra_state {
 	uint64_t ahead;	   /* read-ahead has been queued up to here */
 	uint64_t window;   /* how far ahead to stay; grows while the reader stays sequential */
 	unsigned streak;   /* consecutive sequential reads */
+	uint64_t run;	   /* bytes those reads covered */
 	unsigned reads;
 };
 
 #define RA_JOB_SIZE (4u << 20)
+#define RA_MIN_RUN (2u << 20)
 
 /* Records a read of [off, off + len) and says what to do:
  * submit_off and submit_len: a range to queue for read-ahead (length 0: nothing);

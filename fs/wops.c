@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs/dir.h"
+#include "fs/dircache.h"
 #include "fs/ops_i.h"
 #include "fs/stage.h"
 #include "gcs/client.h"
@@ -264,12 +265,14 @@ static int patch_attrs(struct gmfs *fs, uint64_t ino, const char *path, int is_d
 	if (rc == 0) {
 		struct iattr attr;
 
-		fs_changed(fs, path);
 		if (iattr_from_object(&attr, &obj, is_dir, &fs->defaults) == 0) {
 			if (is_dir)
 				attr.generation = obj.generation;
 			itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
+			dircache_set(fs->dirs, path, is_dir, &attr);
 			iattr_clear(&attr);
+		} else {
+			fs_changed(fs, path);
 		}
 	}
 	gcs_object_clear(&obj);

@@ -116,6 +116,31 @@ static void the_entry_bound_evicts_least_recently_used_directories(void)
 	dircache_free(c);
 }
 
+static void changes_made_here_update_the_listing_in_place(void)
+{
+	struct dircache *c = dircache_new(100);
+	const char *names[] = {"a", "c"};
+	struct dirlist l = listing(names, 2, 1);
+	struct iattr a = {.mode = S_IFREG | 0600, .size = 42}, got = {0};
+	int is_dir;
+
+	dircache_put(c, "d", &l);
+	dircache_set(c, "d/b", 0, &a);
+	CHECK(dircache_lookup(c, "d", "b", 60, 5, &is_dir, &got) == 1 && got.size == 42);
+	a.size = 7;
+	dircache_set(c, "d/a", 0, &a);
+	CHECK(dircache_lookup(c, "d", "a", 60, 5, &is_dir, &got) == 1 && got.size == 7);
+	dircache_remove(c, "d/c");
+	CHECK(dircache_lookup(c, "d", "c", 60, 5, &is_dir, &got) == 0);
+	/* Still sorted: every name is found. */
+	CHECK(dircache_lookup(c, "d", "a", 60, 5, &is_dir, &got) == 1);
+	CHECK(dircache_lookup(c, "d", "b", 60, 5, &is_dir, &got) == 1);
+	/* Changes elsewhere do not touch this listing. */
+	dircache_set(c, "other/x", 0, &a);
+	CHECK(dircache_lookup(c, "other", "x", 60, 5, &is_dir, &got) == -ENOENT);
+	dircache_free(c);
+}
+
 int main(void)
 {
 	RUN(listed_names_are_found_and_others_are_absent);
@@ -123,5 +148,6 @@ int main(void)
 	RUN(an_incomplete_listing_only_marks_the_directory_large);
 	RUN(changes_invalidate_the_parent_and_renames_the_tree);
 	RUN(the_entry_bound_evicts_least_recently_used_directories);
+	RUN(changes_made_here_update_the_listing_in_place);
 	return CHECK_DONE();
 }
