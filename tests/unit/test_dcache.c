@@ -4,8 +4,9 @@
  * serves a deterministic byte pattern per (object, generation, offset), counting its calls and
  * bytes and flagging any range the disk cache should never ask for. Tests that damage blocks
  * find a block's file by reading the headers on disk (the format is described in disk.c), so
- * they do not depend on how names are hashed. The free-space floor is tested on a 4 MiB tmpfs,
- * which needs the right to mount; without it that one test says so and is skipped. */
+ * they do not depend on how names are hashed; only the tests that pin the names of a few keys
+ * do. The free-space floor is tested on a 4 MiB tmpfs, which needs the right to mount; without
+ * it that one test says so and is skipped. */
 #include "cache/disk.h"
 
 #include <dirent.h>
@@ -23,6 +24,8 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/crc32c.h"
 
 static atomic_int failures;
 
@@ -217,6 +220,18 @@ static uint32_t le32(const unsigned char *p)
 static uint64_t le64(const unsigned char *p)
 {
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
 /* Calls fn(path, arg) for every file in the fan-out subdirectories. */
@@ -429,6 +444,94 @@ static void test_each_run_of_missing_blocks_is_one_inner_call(void)
 	CHECK(atomic_load(&f.bytes) == 8 * BS);
 	CHECK(stats(dc).hits == 2);
 	CHECK(atomic_load(&f.bad_range) == 0);
+	dcache_free(dc);
+	rm_tree(dir);
+	free(dir);
+}
+
+/* Block files are named by hashes of their key. Caches written by earlier runs must stay
+ * readable, so the names of a few keys are pinned: these are the names that version 1 of the
+ * format gives them. */
+static const struct {
+	const char *object;
+	uint64_t gen, index;
+	size_t block_size;
+	const char *name;
+} pinned[] = {
+	{"bucket/obj", 1234, 5, BS, "d7/d71fa814f5907909bfdf4031dce27d85"},
+	{"b/a", 1, 0, 65536, "8e/8e3f1012aaafac48f712e423694c8978"},
+	{"", 7, 3, 4096, "73/737d05af1e50d25deb161c1c2a1cea33"},
+	{"my-bucket/photos/2024/cat.jpg", 1712345678901234ULL, 42, 1 << 20,
+	 "18/180f50d266226ecef53ea502ba9ac9c6"},
+};
+
+static void test_block_file_names_do_not_change(void)
+{
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		size_t bs = pinned[i].block_size;
+		char *dir = make_tmpdir();
+		struct dcache *dc = dcache_new(dir, bs, BIG, 0, NULL, 0);
+		unsigned char *buf = malloc(bs);
+		char path[600];
+		struct fake f;
+
+		CHECK(dc != NULL);
+		if (!dc)
+			goto next;
+		fake_init(&f, (pinned[i].index + 1) * bs);
+		f.block_size = bs;
+		CHECK(dcache_fetch(dc, pinned[i].object, pinned[i].gen, pinned[i].index * bs, bs,
+				   buf, fake_fetch, &f) == (ssize_t)bs);
+		CHECK(stats(dc).stores == 1);
+		snprintf(path, sizeof(path), "%s/%s", dir, pinned[i].name);
+		CHECK(exists(path));
+		CHECK(count_files(dir) == 1);
+		dcache_free(dc);
+	next:
+		free(buf);
+		rm_tree(dir);
+		free(dir);
+	}
+}
+
+/* A block file written as the format describes, under its pinned name, is found and served: the
+ * format and the names are what an existing cache holds. */
+static void test_block_file_written_by_hand_is_served(void)
+{
+	const char *object = pinned[0].object;
+	uint64_t gen = pinned[0].gen, index = pinned[0].index;
+	size_t olen = strlen(object);
+	unsigned char file[HDR + 64 + BS], data[BS], buf[BS];
+	char *dir = make_tmpdir();
+	struct dcache *dc = open_cache(dir, BIG, 0);
+	char path[600];
+	struct fake f;
+
+	for (size_t i = 0; i < BS; i++)
+		data[i] = pattern(object, gen, index * BS + i);
+	memcpy(file, "GMDC", 4);
+	put_le32(file + 4, 1);
+	put_le64(file + 8, gen);
+	put_le64(file + 16, index);
+	put_le32(file + 24, BS);
+	put_le32(file + 28, (uint32_t)olen);
+	put_le32(file + 32, BS);
+	put_le32(file + 36, crc32c_update(0, data, BS));
+	memcpy(file + HDR, object, olen);
+	put_le32(file + 40, crc32c_update(crc32c_update(0, file, 40), object, olen));
+	memcpy(file + HDR + olen, data, BS);
+	dcache_free(dc);
+	snprintf(path, sizeof(path), "%s/%s", dir, pinned[0].name);
+	write_file(path, file, HDR + olen + BS);
+
+	dc = open_cache(dir, BIG, 0);
+	CHECK(stats(dc).bytes_on_disk == file_size(object, BS));
+	fake_init(&f, 10 * BS);
+	CHECK(dcache_fetch(dc, object, gen, index * BS, BS, buf, fake_fetch, &f) == BS);
+	CHECK(memcmp(buf, data, BS) == 0);
+	CHECK(atomic_load(&f.calls) == 0);
+	CHECK(stats(dc).hits == 1);
+	CHECK(stats(dc).corrupt == 0);
 	dcache_free(dc);
 	rm_tree(dir);
 	free(dir);
@@ -1119,6 +1222,8 @@ static const struct {
 	TEST(test_blocks_come_back_byte_identical_at_every_alignment),
 	TEST(test_second_fetch_of_same_range_makes_no_inner_call),
 	TEST(test_each_run_of_missing_blocks_is_one_inner_call),
+	TEST(test_block_file_names_do_not_change),
+	TEST(test_block_file_written_by_hand_is_served),
 	TEST(test_blocks_survive_remount),
 	TEST(test_short_last_block_marks_the_end_of_the_object),
 	TEST(test_inner_error_propagates_and_stores_nothing),
