@@ -23,10 +23,10 @@
  * another, opens either a whole old file or a whole new one. Files are not fsync'd: after a
  * power loss a torn block fails its CRC and is fetched again.
  *
- * Index: a hash table of the names (not the keys: the key is checked in the file header) with
- * file sizes, and an LRU list. At open it is rebuilt from the directory: names, sizes and mtimes,
- * LRU ordered by mtime. A hit sets the file's mtime when the one recorded is over a minute old,
- * so that the order survives remounts without a metadata write on every read.
+ * Index: a hash table (cache/htable.h) of the names (not the keys: the key is checked in the
+ * file header) with file sizes, and an LRU list. At open it is rebuilt from the directory: names,
+ * sizes and mtimes, LRU ordered by mtime. A hit sets the file's mtime when the one recorded is over
+ * a minute old, so that the order survives remounts without a metadata write on every read.
  *
  * Bounds: bytes counts whole file sizes (header, name, data) of indexed blocks plus stores in
  * flight, and never passes max_bytes. The free-space floor is checked with fstatvfs() only when
@@ -75,6 +75,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/htable.h"
 #include "util/crc32c.h"
 
 #define DCACHE_MAGIC "GMDC"
@@ -85,7 +86,6 @@
 /* The header stores lengths in 32 bits; 1 GiB leaves the ssize_t arithmetic far from limits. */
 #define DCACHE_MAX_BLOCK (1UL << 30)
 #define DCACHE_FANOUT 256
-#define DCACHE_MIN_BUCKETS 64
 /* At most this many bytes are written between two checks of the free space. */
 #define DCACHE_STATFS_INTERVAL (8LL << 20)
 /* A hit rewrites the file's mtime only if the recorded one is older than this. */
@@ -100,15 +100,14 @@
 #define DCACHE_FNV_PRIME 0x100000001b3ULL
 
 struct dcache_entry {
-	LIST_ENTRY(dcache_entry) chain; /* hash bucket, while indexed */
-	TAILQ_ENTRY(dcache_entry) lru;	/* dc->lru while indexed, then a list of files to delete */
-	uint64_t h1, h2;		/* the file name */
-	uint64_t size;			/* file size */
-	uint64_t stamp;			/* new each time the block is stored */
-	int64_t touched;		/* mtime we last set or saw, seconds */
+	struct htable_link link;       /* in dc->table while indexed; its hash is h1 */
+	TAILQ_ENTRY(dcache_entry) lru; /* dc->lru while indexed, then a list of files to delete */
+	uint64_t h2;		       /* the file name is h1 (link.hash) and h2 */
+	uint64_t size;		       /* file size */
+	uint64_t stamp;		       /* new each time the block is stored */
+	int64_t touched;	       /* mtime we last set or saw, seconds */
 };
 
-LIST_HEAD(dcache_chain, dcache_entry);
 TAILQ_HEAD(dcache_list, dcache_entry);
 
 struct dcache {
@@ -119,9 +118,7 @@ struct dcache {
 	uint64_t max_bytes;
 	uint64_t min_free;
 	uint64_t fs_unit; /* allocation unit of the filesystem, for the floor's arithmetic */
-	struct dcache_chain *buckets;
-	size_t nbuckets; /* a power of two */
-	size_t nentries;
+	struct htable table;
 	struct dcache_list lru; /* most recently used first */
 	uint64_t bytes;		/* indexed file sizes plus stores in flight */
 	int64_t fs_budget;	/* bytes that may be written before the next fstatvfs() */
@@ -250,61 +247,36 @@ static uint64_t dcache_alloc_size(struct dcache *dc, uint64_t size)
 	return (size + dc->fs_unit - 1) / dc->fs_unit * dc->fs_unit;
 }
 
+static struct dcache_entry *dcache_entry_of(struct htable_link *l)
+{
+	return (struct dcache_entry *)((char *)l - offsetof(struct dcache_entry, link));
+}
+
 static struct dcache_entry *dcache_lookup(struct dcache *dc, uint64_t h1, uint64_t h2)
 {
-	struct dcache_entry *e;
+	for (struct htable_link *l = htable_first(&dc->table, h1); l; l = htable_next(l)) {
+		struct dcache_entry *e = dcache_entry_of(l);
 
-	LIST_FOREACH(e, &dc->buckets[h1 & (dc->nbuckets - 1)], chain)
-	{
-		if (e->h1 == h1 && e->h2 == h2)
+		if (e->h2 == h2)
 			return e;
 	}
 	return NULL;
 }
 
-/* Doubles the bucket array. On allocation failure the table keeps working with longer chains,
- * so the failure is not reported. */
-static void dcache_grow(struct dcache *dc)
+/* Adds e, which is not indexed and whose file is named h1 and e->h2, at the most recently used
+ * end. */
+static void dcache_insert(struct dcache *dc, struct dcache_entry *e, uint64_t h1)
 {
-	size_t n = dc->nbuckets * 2;
-	struct dcache_chain *nb;
-	struct dcache_entry *e;
-
-	if (n > SIZE_MAX / sizeof(*nb))
-		return;
-	nb = malloc(n * sizeof(*nb));
-	if (!nb)
-		return;
-	for (size_t i = 0; i < n; i++)
-		LIST_INIT(&nb[i]);
-	for (size_t i = 0; i < dc->nbuckets; i++) {
-		while ((e = LIST_FIRST(&dc->buckets[i]))) {
-			LIST_REMOVE(e, chain);
-			LIST_INSERT_HEAD(&nb[e->h1 & (n - 1)], e, chain);
-		}
-	}
-	free(dc->buckets);
-	dc->buckets = nb;
-	dc->nbuckets = n;
-}
-
-/* Adds e, which is not indexed, at the most recently used end. */
-static void dcache_insert(struct dcache *dc, struct dcache_entry *e)
-{
-	if (dc->nentries >= dc->nbuckets)
-		dcache_grow(dc);
-	LIST_INSERT_HEAD(&dc->buckets[e->h1 & (dc->nbuckets - 1)], e, chain);
+	htable_insert(&dc->table, &e->link, h1);
 	TAILQ_INSERT_HEAD(&dc->lru, e, lru);
-	dc->nentries++;
 	dc->bytes += e->size;
 	e->stamp = ++dc->next_stamp;
 }
 
 static void dcache_remove(struct dcache *dc, struct dcache_entry *e)
 {
-	LIST_REMOVE(e, chain);
+	htable_remove(&dc->table, &e->link);
 	TAILQ_REMOVE(&dc->lru, e, lru);
-	dc->nentries--;
 	dc->bytes -= e->size;
 }
 
@@ -331,7 +303,7 @@ static void dcache_delete_doomed(struct dcache *dc, struct dcache_list *doomed)
 
 	while ((e = TAILQ_FIRST(doomed))) {
 		TAILQ_REMOVE(doomed, e, lru);
-		dcache_path(path, e->h1, e->h2);
+		dcache_path(path, e->link.hash, e->h2);
 		unlinkat(dc->root_fd, path, 0);
 		free(e);
 	}
@@ -706,11 +678,10 @@ static void dcache_store(struct dcache *dc, const struct dcache_key *k, const un
 		TAILQ_INSERT_HEAD(&dc->lru, e, lru);
 		goto unlock;
 	}
-	fresh->h1 = k->h1;
 	fresh->h2 = k->h2;
 	fresh->size = size;
 	fresh->touched = dcache_now();
-	dcache_insert(dc, fresh);
+	dcache_insert(dc, fresh, k->h1);
 	fresh = NULL;
 unlock:
 	pthread_mutex_unlock(&dc->lock);
@@ -962,11 +933,10 @@ static int dcache_rebuild(struct dcache *dc, bool exclusive)
 			rc = -ENOMEM;
 			goto out;
 		}
-		e->h1 = s.v[i].h1;
 		e->h2 = s.v[i].h2;
 		e->size = s.v[i].size;
 		e->touched = s.v[i].mtime.tv_sec;
-		dcache_insert(dc, e);
+		dcache_insert(dc, e, s.v[i].h1);
 	}
 	while (dc->bytes > dc->max_bytes)
 		dcache_evict_one(dc, &doomed);
@@ -1024,14 +994,10 @@ struct dcache *dcache_new(const char *dir, size_t block_size, uint64_t max_bytes
 	dc->max_bytes = max_bytes;
 	dc->min_free = min_free_bytes;
 	TAILQ_INIT(&dc->lru);
-	dc->nbuckets = DCACHE_MIN_BUCKETS;
-	dc->buckets = malloc(dc->nbuckets * sizeof(*dc->buckets));
-	if (!dc->buckets) {
+	if (htable_init(&dc->table)) {
 		what = "allocating the index";
 		goto fail;
 	}
-	for (size_t i = 0; i < dc->nbuckets; i++)
-		LIST_INIT(&dc->buckets[i]);
 	rc = -pthread_mutex_init(&dc->lock, NULL);
 	if (rc) {
 		what = "creating a mutex";
@@ -1080,7 +1046,7 @@ fail:
 		snprintf(why, whylen, "disk cache %s: %s%s%s", dir ? dir : "(null)", what,
 			 *what ? ": " : "", strerror(-rc));
 	if (dc && !mutex_ok) {
-		free(dc->buckets);
+		htable_free(&dc->table);
 		free(dc);
 	} else {
 		dcache_free(dc);
@@ -1099,7 +1065,7 @@ void dcache_free(struct dcache *dc)
 		dcache_remove(dc, e);
 		free(e);
 	}
-	free(dc->buckets);
+	htable_free(&dc->table);
 	if (dc->lock_fd >= 0)
 		close(dc->lock_fd);
 	if (dc->root_fd >= 0)
