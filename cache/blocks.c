@@ -43,14 +43,12 @@
 #include <sys/queue.h>
 
 #include "cache/htable.h"
+#include "util/hash.h"
 
 /* Bounds that keep a fetch run (a read plus at most a block on each side) within what the fetch
  * function can report in a ssize_t. */
 #define BCACHE_MAX_BLOCK (SSIZE_MAX / 4)
 #define BCACHE_MAX_READ (SSIZE_MAX / 2)
-
-#define BCACHE_FNV_OFFSET 0xcbf29ce484222325ULL
-#define BCACHE_FNV_PRIME 0x100000001b3ULL
 
 enum bcache_state {
 	BCACHE_FILLING,
@@ -106,33 +104,17 @@ struct bcache_req {
 	struct bcache_list doomed; /* unreferenced blocks to free once the lock is dropped */
 };
 
-static uint64_t bcache_fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= BCACHE_FNV_PRIME;
-	}
-	return h;
-}
-
 /* object_hash is the FNV-1a state after the object name, computed once per read. */
 static uint64_t bcache_hash(uint64_t object_hash, uint64_t generation, uint64_t index)
 {
 	uint64_t h = object_hash;
 
-	h = bcache_fnv1a(h, &generation, sizeof(generation));
-	h = bcache_fnv1a(h, &index, sizeof(index));
+	h = hash_fnv1a64(h, &generation, sizeof(generation));
+	h = hash_fnv1a64(h, &index, sizeof(index));
 	/* The low bits of an FNV-1a hash depend only on the low bits of each input byte, so block
-	 * indexes 0 and 16 would share a bucket of a 16-bucket table. MurmurHash3's finaliser
-	 * spreads every bit over the low bits that the bucket mask keeps. */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	 * indexes 0 and 16 would share a bucket of a 16-bucket table. The finaliser spreads every
+	 * bit over the low bits that the bucket mask keeps. */
+	return hash_mix64(h);
 }
 
 static struct bcache_block *bcache_block_of(struct htable_link *l)
@@ -483,7 +465,7 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 		len = BCACHE_MAX_READ;
 
 	rq.object_len = strlen(object);
-	rq.object_hash = bcache_fnv1a(BCACHE_FNV_OFFSET, object, rq.object_len);
+	rq.object_hash = hash_fnv1a64(HASH_FNV1A64_BASIS, object, rq.object_len);
 	rq.first = offset / bc->block_size;
 	rq.nslots = (offset + len - 1) / bc->block_size - rq.first + 1;
 	TAILQ_INIT(&rq.doomed);

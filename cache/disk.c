@@ -77,6 +77,7 @@
 
 #include "cache/htable.h"
 #include "util/crc32c.h"
+#include "util/hash.h"
 
 #define DCACHE_MAGIC "GMDC"
 #define DCACHE_VERSION 1
@@ -95,9 +96,9 @@
 /* "xx/" + 32 hex digits, or "xx/tmp.PID.SEQ". */
 #define DCACHE_PATH_MAX 64
 
-#define DCACHE_FNV_SEED1 0xcbf29ce484222325ULL
+/* The two halves of a name are FNV-1a from two seeds: the standard basis and another. */
+#define DCACHE_FNV_SEED1 HASH_FNV1A64_BASIS
 #define DCACHE_FNV_SEED2 0x62b821756295c58dULL
-#define DCACHE_FNV_PRIME 0x100000001b3ULL
 
 struct dcache_entry {
 	struct htable_link link;       /* in dc->table while indexed; its hash is h1 */
@@ -176,29 +177,6 @@ static uint64_t dcache_get64(const unsigned char *p)
 	return v;
 }
 
-static uint64_t dcache_fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= DCACHE_FNV_PRIME;
-	}
-	return h;
-}
-
-/* MurmurHash3's finaliser: FNV-1a's high bits, which pick the subdirectory, depend weakly on
- * the last bytes hashed (the block index), so the names would crowd into few directories. */
-static uint64_t dcache_mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
 static void dcache_path(char *out, uint64_t h1, uint64_t h2)
 {
 	snprintf(out, DCACHE_PATH_MAX, "%02x/%016llx%016llx", (unsigned int)(h1 >> 56),
@@ -211,12 +189,14 @@ static void dcache_obj_init(struct dcache_obj *o, const char *object, size_t len
 	o->object = object;
 	o->len = len;
 	o->generation = generation;
-	o->s1 = dcache_fnv1a(DCACHE_FNV_SEED1, object, len);
-	o->s2 = dcache_fnv1a(DCACHE_FNV_SEED2, object, len);
+	o->s1 = hash_fnv1a64(DCACHE_FNV_SEED1, object, len);
+	o->s2 = hash_fnv1a64(DCACHE_FNV_SEED2, object, len);
 }
 
 /* The fixed-size fields follow the name, so the input is unambiguous. They are hashed in a fixed
- * byte order so that names do not depend on the machine. */
+ * byte order so that names do not depend on the machine. Each half is finalised: FNV-1a's high
+ * bits, which pick the subdirectory, depend weakly on the last bytes hashed (the block index), so
+ * the names would crowd into few directories. */
 static void dcache_key_init(struct dcache *dc, const struct dcache_obj *o, uint64_t index,
 			    struct dcache_key *k)
 {
@@ -229,8 +209,8 @@ static void dcache_key_init(struct dcache *dc, const struct dcache_obj *o, uint6
 	k->object_len = o->len;
 	k->generation = o->generation;
 	k->index = index;
-	k->h1 = dcache_mix(dcache_fnv1a(o->s1, tail, sizeof(tail)));
-	k->h2 = dcache_mix(dcache_fnv1a(o->s2, tail, sizeof(tail)));
+	k->h1 = hash_mix64(hash_fnv1a64(o->s1, tail, sizeof(tail)));
+	k->h2 = hash_mix64(hash_fnv1a64(o->s2, tail, sizeof(tail)));
 	dcache_path(k->path, k->h1, k->h2);
 }
 
@@ -1038,7 +1018,7 @@ struct dcache *dcache_new(const char *dir, size_t block_size, uint64_t max_bytes
 	while (exclusive && flock(dc->lock_fd, LOCK_SH) < 0 && errno == EINTR)
 		;
 	/* Different in each cache, so temporary names rarely meet even within one process. */
-	dc->tmp_seq = dcache_mix((uint64_t)(uintptr_t)dc ^ (uint64_t)time(NULL) << 20);
+	dc->tmp_seq = hash_mix64((uint64_t)(uintptr_t)dc ^ (uint64_t)time(NULL) << 20);
 	return dc;
 
 fail:
