@@ -1,9 +1,9 @@
-/* Unit tests of the on-disk block cache (cache/disk.c).
+/* Unit tests of the on-disk block cache (cache/disk.c, cache/blockfile.c).
  *
  * Every test gets its own temporary directory and reads through a fake inner fetch function that
  * serves a deterministic byte pattern per (object, generation, offset), counting its calls and
  * bytes and flagging any range the disk cache should never ask for. Tests that damage blocks
- * find a block's file by reading the headers on disk (the format is described in disk.c), so
+ * find a block's file by reading the headers on disk (the format is described in blockfile.c), so
  * they do not depend on how names are hashed; only the tests that pin the names of a few keys
  * do. The free-space floor is tested on a 4 MiB tmpfs, which needs the right to mount; without
  * it that one test says so and is skipped. */
