@@ -1,8 +1,8 @@
 /* In-memory block cache.
  *
- * A hash table (separate chaining, grown when the load passes one block per bucket) finds
- * blocks by (object, generation, index). An LRU list holds exactly the blocks nobody is using,
- * so eviction takes its tail in O(1) and can never free a block under a reader.
+ * A hash table (cache/htable.h: separate chaining, grown when the load passes one block per
+ * bucket) finds blocks by (object, generation, index). An LRU list holds exactly the blocks nobody
+ * is using, so eviction takes its tail in O(1) and can never free a block under a reader.
  *
  * A block is born as a placeholder in state FILLING, owned by the read that missed it. Other
  * reads that want the same block take a reference and sleep on one condition variable until the
@@ -42,15 +42,13 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#define BCACHE_MIN_BUCKETS 64
+#include "cache/htable.h"
+#include "util/hash.h"
 
 /* Bounds that keep a fetch run (a read plus at most a block on each side) within what the fetch
  * function can report in a ssize_t. */
 #define BCACHE_MAX_BLOCK (SSIZE_MAX / 4)
 #define BCACHE_MAX_READ (SSIZE_MAX / 2)
-
-#define BCACHE_FNV_OFFSET 0xcbf29ce484222325ULL
-#define BCACHE_FNV_PRIME 0x100000001b3ULL
 
 enum bcache_state {
 	BCACHE_FILLING,
@@ -59,9 +57,8 @@ enum bcache_state {
 };
 
 struct bcache_block {
-	LIST_ENTRY(bcache_block) chain; /* hash bucket, while in_table */
-	TAILQ_ENTRY(bcache_block) lru;	/* bc->lru while evictable, then a list of blocks to free */
-	uint64_t hash;
+	struct htable_link link;       /* in bc->table, while in_table */
+	TAILQ_ENTRY(bcache_block) lru; /* bc->lru while evictable, then a list of blocks to free */
 	uint64_t generation;
 	uint64_t index;
 	size_t len;	     /* block_size, or less for the last block of an object */
@@ -73,7 +70,6 @@ struct bcache_block {
 	char object[];
 };
 
-LIST_HEAD(bcache_chain, bcache_block);
 TAILQ_HEAD(bcache_list, bcache_block);
 
 struct bcache {
@@ -81,9 +77,7 @@ struct bcache {
 	pthread_cond_t filled; /* broadcast whenever blocks leave FILLING */
 	size_t block_size;
 	size_t capacity;
-	struct bcache_chain *buckets;
-	size_t nbuckets;	/* a power of two */
-	size_t nblocks;		/* blocks in the table */
+	struct htable table;
 	size_t bytes;		/* data bytes of the blocks in the table */
 	struct bcache_list lru; /* most recently used first */
 	size_t lru_bytes;
@@ -110,82 +104,43 @@ struct bcache_req {
 	struct bcache_list doomed; /* unreferenced blocks to free once the lock is dropped */
 };
 
-static uint64_t bcache_fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= BCACHE_FNV_PRIME;
-	}
-	return h;
-}
-
 /* object_hash is the FNV-1a state after the object name, computed once per read. */
 static uint64_t bcache_hash(uint64_t object_hash, uint64_t generation, uint64_t index)
 {
 	uint64_t h = object_hash;
 
-	h = bcache_fnv1a(h, &generation, sizeof(generation));
-	h = bcache_fnv1a(h, &index, sizeof(index));
+	h = hash_fnv1a64(h, &generation, sizeof(generation));
+	h = hash_fnv1a64(h, &index, sizeof(index));
 	/* The low bits of an FNV-1a hash depend only on the low bits of each input byte, so block
-	 * indexes 0 and 16 would share a bucket of a 16-bucket table. MurmurHash3's finaliser
-	 * spreads every bit over the low bits that the bucket mask keeps. */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	 * indexes 0 and 16 would share a bucket of a 16-bucket table. The finaliser spreads every
+	 * bit over the low bits that the bucket mask keeps. */
+	return hash_mix64(h);
+}
+
+static struct bcache_block *bcache_block_of(struct htable_link *l)
+{
+	return (struct bcache_block *)((char *)l - offsetof(struct bcache_block, link));
 }
 
 static struct bcache_block *bcache_lookup(struct bcache *bc, uint64_t hash, const char *object,
 					  uint64_t generation, uint64_t index)
 {
-	struct bcache_block *b;
+	for (struct htable_link *l = htable_first(&bc->table, hash); l; l = htable_next(l)) {
+		struct bcache_block *b = bcache_block_of(l);
 
-	LIST_FOREACH(b, &bc->buckets[hash & (bc->nbuckets - 1)], chain)
-	{
-		if (b->hash == hash && b->generation == generation && b->index == index &&
+		if (b->generation == generation && b->index == index &&
 		    strcmp(b->object, object) == 0)
 			return b;
 	}
 	return NULL;
 }
 
-/* Doubles the bucket array. On allocation failure the table keeps working with longer chains,
- * so the failure is not reported. */
-static void bcache_grow(struct bcache *bc)
-{
-	size_t n = bc->nbuckets * 2;
-	struct bcache_chain *nb;
-	struct bcache_block *b;
-
-	if (n > SIZE_MAX / sizeof(*nb))
-		return;
-	nb = malloc(n * sizeof(*nb));
-	if (!nb)
-		return;
-	for (size_t i = 0; i < n; i++)
-		LIST_INIT(&nb[i]);
-	for (size_t i = 0; i < bc->nbuckets; i++) {
-		while ((b = LIST_FIRST(&bc->buckets[i]))) {
-			LIST_REMOVE(b, chain);
-			LIST_INSERT_HEAD(&nb[b->hash & (n - 1)], b, chain);
-		}
-	}
-	free(bc->buckets);
-	bc->buckets = nb;
-	bc->nbuckets = n;
-}
-
 /* Takes b out of the table, and out of the LRU list if it is there. Returns true if no read
  * references b, in which case the caller must free it. */
 static bool bcache_detach(struct bcache *bc, struct bcache_block *b)
 {
-	LIST_REMOVE(b, chain);
+	htable_remove(&bc->table, &b->link);
 	b->in_table = false;
-	bc->nblocks--;
 	bc->bytes -= b->len;
 	if (b->refs)
 		return false;
@@ -249,7 +204,6 @@ static int bcache_pin(struct bcache *bc, struct bcache_req *rq, uint64_t object_
 		if (!b)
 			return -ENOMEM;
 		memcpy(b->object, rq->object, rq->object_len + 1);
-		b->hash = hash;
 		b->generation = rq->generation;
 		b->index = index;
 		b->len =
@@ -260,11 +214,8 @@ static int bcache_pin(struct bcache *bc, struct bcache_req *rq, uint64_t object_
 		b->err = 0;
 		b->in_table = false;
 		if (bcache_make_room(bc, b->len, &rq->doomed)) {
-			if (bc->nblocks >= bc->nbuckets)
-				bcache_grow(bc);
-			LIST_INSERT_HEAD(&bc->buckets[hash & (bc->nbuckets - 1)], b, chain);
+			htable_insert(&bc->table, &b->link, hash);
 			b->in_table = true;
-			bc->nblocks++;
 			bc->bytes += b->len;
 		}
 		bc->stats.misses++;
@@ -451,12 +402,8 @@ struct bcache *bcache_new(size_t block_size, size_t capacity_bytes)
 		goto fail;
 	bc->block_size = block_size;
 	bc->capacity = capacity_bytes;
-	bc->nbuckets = BCACHE_MIN_BUCKETS;
-	bc->buckets = malloc(bc->nbuckets * sizeof(*bc->buckets));
-	if (!bc->buckets)
+	if (htable_init(&bc->table))
 		goto fail;
-	for (size_t i = 0; i < bc->nbuckets; i++)
-		LIST_INIT(&bc->buckets[i]);
 	TAILQ_INIT(&bc->lru);
 	err = pthread_mutex_init(&bc->lock, NULL);
 	if (err)
@@ -471,7 +418,7 @@ fail:
 	if (mutex_ok)
 		pthread_mutex_destroy(&bc->lock);
 	if (bc)
-		free(bc->buckets);
+		htable_free(&bc->table);
 	free(bc);
 	errno = err;
 	return NULL;
@@ -479,18 +426,19 @@ fail:
 
 void bcache_free(struct bcache *bc)
 {
-	struct bcache_block *b;
+	struct htable_iter it;
+	struct htable_link *l;
 
 	if (!bc)
 		return;
-	for (size_t i = 0; i < bc->nbuckets; i++) {
-		while ((b = LIST_FIRST(&bc->buckets[i]))) {
-			LIST_REMOVE(b, chain);
-			free(b->data);
-			free(b);
-		}
+	htable_iter_init(&it);
+	while ((l = htable_iter_next(&bc->table, &it))) {
+		struct bcache_block *b = bcache_block_of(l);
+
+		free(b->data);
+		free(b);
 	}
-	free(bc->buckets);
+	htable_free(&bc->table);
 	pthread_cond_destroy(&bc->filled);
 	pthread_mutex_destroy(&bc->lock);
 	free(bc);
@@ -517,7 +465,7 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 		len = BCACHE_MAX_READ;
 
 	rq.object_len = strlen(object);
-	rq.object_hash = bcache_fnv1a(BCACHE_FNV_OFFSET, object, rq.object_len);
+	rq.object_hash = hash_fnv1a64(HASH_FNV1A64_BASIS, object, rq.object_len);
 	rq.first = offset / bc->block_size;
 	rq.nslots = (offset + len - 1) / bc->block_size - rq.first + 1;
 	TAILQ_INIT(&rq.doomed);
@@ -552,18 +500,19 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 void bcache_invalidate(struct bcache *bc, const char *object)
 {
 	struct bcache_list doomed;
-	struct bcache_block *b, *next;
+	struct htable_iter it;
+	struct htable_link *l;
 
 	if (!bc || !object)
 		return;
 	TAILQ_INIT(&doomed);
+	htable_iter_init(&it);
 	pthread_mutex_lock(&bc->lock);
-	for (size_t i = 0; i < bc->nbuckets; i++) {
-		for (b = LIST_FIRST(&bc->buckets[i]); b; b = next) {
-			next = LIST_NEXT(b, chain);
-			if (strcmp(b->object, object) == 0 && bcache_detach(bc, b))
-				TAILQ_INSERT_TAIL(&doomed, b, lru);
-		}
+	while ((l = htable_iter_next(&bc->table, &it))) {
+		struct bcache_block *b = bcache_block_of(l);
+
+		if (strcmp(b->object, object) == 0 && bcache_detach(bc, b))
+			TAILQ_INSERT_TAIL(&doomed, b, lru);
 	}
 	pthread_mutex_unlock(&bc->lock);
 	bcache_free_blocks(&doomed);

@@ -1,32 +1,16 @@
-/* On-disk block cache.
+/* On-disk block cache: the index, the LRU order, the byte limit and the free-space floor, and
+ * the fetch logic. Block files themselves (their names, format, verification and the write
+ * through a temporary file) are in blockfile.c.
  *
- * Layout: DIR/lock, and DIR/xx/NAME for each block, where NAME is 32 hex digits: two 64-bit
- * FNV-1a hashes (different seeds, each passed through a mixing finaliser) of the object name,
- * block size, generation and block index, and xx is NAME's first two digits (256 fan-out
- * subdirectories keep directories small). Temporary files are DIR/xx/tmp.PID.SEQ.
+ * Layout: DIR/lock, and DIR/xx/NAME for each block (see blockfile.c). A file that is found sound
+ * but holds another key (a hash collision) is deleted as a miss, and the name then holds the
+ * block of whichever key was fetched last; a damaged file is deleted and counted. Temporary files
+ * left by a crash are deleted at the next open (see Sharing).
  *
- * A block file is a 44-byte header, then the object name (no NUL), then the data. Header fields
- * are little-endian:
- *     0  magic "GMDC"          4  format version (1)
- *     8  generation (u64)     16  block index (u64)
- *    24  block size (u32)     28  object name length (u32)
- *    32  data length (u32)    36  CRC32C of the data
- *    40  CRC32C of bytes 0..39 and the object name
- * A file is damaged if it is shorter or longer than the header says, if either CRC fails, or if
- * the magic, version or lengths are impossible; it is deleted and counted. A sound header with a
- * different key is a hash collision: the file is deleted as a miss, and the name then holds the
- * block of whichever key was fetched last. A block shorter than the block size is the object's
- * last.
- *
- * Writes go to a temporary file created with O_EXCL, then rename() puts it in place, so a crash
- * leaves only temporary files (deleted at the next open) and a reader, in this process or
- * another, opens either a whole old file or a whole new one. Files are not fsync'd: after a
- * power loss a torn block fails its CRC and is fetched again.
- *
- * Index: a hash table of the names (not the keys: the key is checked in the file header) with
- * file sizes, and an LRU list. At open it is rebuilt from the directory: names, sizes and mtimes,
- * LRU ordered by mtime. A hit sets the file's mtime when the one recorded is over a minute old,
- * so that the order survives remounts without a metadata write on every read.
+ * Index: a hash table (cache/htable.h) of the names (not the keys: the key is checked in the
+ * file header) with file sizes, and an LRU list. At open it is rebuilt from the directory: names,
+ * sizes and mtimes, LRU ordered by mtime. A hit sets the file's mtime when the one recorded is over
+ * a minute old, so that the order survives remounts without a metadata write on every read.
  *
  * Bounds: bytes counts whole file sizes (header, name, data) of indexed blocks plus stores in
  * flight, and never passes max_bytes. The free-space floor is checked with fstatvfs() only when
@@ -75,40 +59,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/crc32c.h"
+#include "cache/blockfile_i.h"
+#include "cache/htable.h"
+#include "util/hash.h"
 
-#define DCACHE_MAGIC "GMDC"
-#define DCACHE_VERSION 1
-#define DCACHE_HDR 44
-/* GCS names are at most 1024 bytes; the caller adds the bucket. Longer names bypass the cache. */
-#define DCACHE_MAX_NAME 4096
-/* The header stores lengths in 32 bits; 1 GiB leaves the ssize_t arithmetic far from limits. */
-#define DCACHE_MAX_BLOCK (1UL << 30)
-#define DCACHE_FANOUT 256
-#define DCACHE_MIN_BUCKETS 64
 /* At most this many bytes are written between two checks of the free space. */
 #define DCACHE_STATFS_INTERVAL (8LL << 20)
 /* A hit rewrites the file's mtime only if the recorded one is older than this. */
 #define DCACHE_TOUCH_SECS 60
-#define DCACHE_TMP_TRIES 16
-
-/* "xx/" + 32 hex digits, or "xx/tmp.PID.SEQ". */
-#define DCACHE_PATH_MAX 64
-
-#define DCACHE_FNV_SEED1 0xcbf29ce484222325ULL
-#define DCACHE_FNV_SEED2 0x62b821756295c58dULL
-#define DCACHE_FNV_PRIME 0x100000001b3ULL
 
 struct dcache_entry {
-	LIST_ENTRY(dcache_entry) chain; /* hash bucket, while indexed */
-	TAILQ_ENTRY(dcache_entry) lru;	/* dc->lru while indexed, then a list of files to delete */
-	uint64_t h1, h2;		/* the file name */
-	uint64_t size;			/* file size */
-	uint64_t stamp;			/* new each time the block is stored */
-	int64_t touched;		/* mtime we last set or saw, seconds */
+	struct htable_link link;       /* in dc->table while indexed; its hash is h1 */
+	TAILQ_ENTRY(dcache_entry) lru; /* dc->lru while indexed, then a list of files to delete */
+	uint64_t h2;		       /* the file name is h1 (link.hash) and h2 */
+	uint64_t size;		       /* file size */
+	uint64_t stamp;		       /* new each time the block is stored */
+	int64_t touched;	       /* mtime we last set or saw, seconds */
 };
 
-LIST_HEAD(dcache_chain, dcache_entry);
 TAILQ_HEAD(dcache_list, dcache_entry);
 
 struct dcache {
@@ -119,9 +87,7 @@ struct dcache {
 	uint64_t max_bytes;
 	uint64_t min_free;
 	uint64_t fs_unit; /* allocation unit of the filesystem, for the floor's arithmetic */
-	struct dcache_chain *buckets;
-	size_t nbuckets; /* a power of two */
-	size_t nentries;
+	struct htable table;
 	struct dcache_list lru; /* most recently used first */
 	uint64_t bytes;		/* indexed file sizes plus stores in flight */
 	int64_t fs_budget;	/* bytes that may be written before the next fstatvfs() */
@@ -130,112 +96,6 @@ struct dcache {
 	uint64_t tmp_seq;
 	struct dcache_stats stats; /* bytes_on_disk unused: see bytes */
 };
-
-/* One block's key and file name. */
-struct dcache_key {
-	const char *object;
-	size_t object_len;
-	uint64_t generation;
-	uint64_t index;
-	uint64_t h1, h2;
-	char path[DCACHE_PATH_MAX];
-};
-
-/* Hash state after the object name, shared by all blocks of a read. */
-struct dcache_obj {
-	const char *object;
-	size_t len;
-	uint64_t s1, s2;
-	uint64_t generation;
-};
-
-static void dcache_put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void dcache_put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t dcache_get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t dcache_get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t dcache_fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= DCACHE_FNV_PRIME;
-	}
-	return h;
-}
-
-/* MurmurHash3's finaliser: FNV-1a's high bits, which pick the subdirectory, depend weakly on
- * the last bytes hashed (the block index), so the names would crowd into few directories. */
-static uint64_t dcache_mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
-static void dcache_path(char *out, uint64_t h1, uint64_t h2)
-{
-	snprintf(out, DCACHE_PATH_MAX, "%02x/%016llx%016llx", (unsigned int)(h1 >> 56),
-		 (unsigned long long)h1, (unsigned long long)h2);
-}
-
-static void dcache_obj_init(struct dcache_obj *o, const char *object, size_t len,
-			    uint64_t generation)
-{
-	o->object = object;
-	o->len = len;
-	o->generation = generation;
-	o->s1 = dcache_fnv1a(DCACHE_FNV_SEED1, object, len);
-	o->s2 = dcache_fnv1a(DCACHE_FNV_SEED2, object, len);
-}
-
-/* The fixed-size fields follow the name, so the input is unambiguous. They are hashed in a fixed
- * byte order so that names do not depend on the machine. */
-static void dcache_key_init(struct dcache *dc, const struct dcache_obj *o, uint64_t index,
-			    struct dcache_key *k)
-{
-	unsigned char tail[20];
-
-	dcache_put32(tail, (uint32_t)dc->block_size);
-	dcache_put64(tail + 4, o->generation);
-	dcache_put64(tail + 12, index);
-	k->object = o->object;
-	k->object_len = o->len;
-	k->generation = o->generation;
-	k->index = index;
-	k->h1 = dcache_mix(dcache_fnv1a(o->s1, tail, sizeof(tail)));
-	k->h2 = dcache_mix(dcache_fnv1a(o->s2, tail, sizeof(tail)));
-	dcache_path(k->path, k->h1, k->h2);
-}
 
 static int64_t dcache_now(void)
 {
@@ -250,61 +110,36 @@ static uint64_t dcache_alloc_size(struct dcache *dc, uint64_t size)
 	return (size + dc->fs_unit - 1) / dc->fs_unit * dc->fs_unit;
 }
 
+static struct dcache_entry *dcache_entry_of(struct htable_link *l)
+{
+	return (struct dcache_entry *)((char *)l - offsetof(struct dcache_entry, link));
+}
+
 static struct dcache_entry *dcache_lookup(struct dcache *dc, uint64_t h1, uint64_t h2)
 {
-	struct dcache_entry *e;
+	for (struct htable_link *l = htable_first(&dc->table, h1); l; l = htable_next(l)) {
+		struct dcache_entry *e = dcache_entry_of(l);
 
-	LIST_FOREACH(e, &dc->buckets[h1 & (dc->nbuckets - 1)], chain)
-	{
-		if (e->h1 == h1 && e->h2 == h2)
+		if (e->h2 == h2)
 			return e;
 	}
 	return NULL;
 }
 
-/* Doubles the bucket array. On allocation failure the table keeps working with longer chains,
- * so the failure is not reported. */
-static void dcache_grow(struct dcache *dc)
+/* Adds e, which is not indexed and whose file is named h1 and e->h2, at the most recently used
+ * end. */
+static void dcache_insert(struct dcache *dc, struct dcache_entry *e, uint64_t h1)
 {
-	size_t n = dc->nbuckets * 2;
-	struct dcache_chain *nb;
-	struct dcache_entry *e;
-
-	if (n > SIZE_MAX / sizeof(*nb))
-		return;
-	nb = malloc(n * sizeof(*nb));
-	if (!nb)
-		return;
-	for (size_t i = 0; i < n; i++)
-		LIST_INIT(&nb[i]);
-	for (size_t i = 0; i < dc->nbuckets; i++) {
-		while ((e = LIST_FIRST(&dc->buckets[i]))) {
-			LIST_REMOVE(e, chain);
-			LIST_INSERT_HEAD(&nb[e->h1 & (n - 1)], e, chain);
-		}
-	}
-	free(dc->buckets);
-	dc->buckets = nb;
-	dc->nbuckets = n;
-}
-
-/* Adds e, which is not indexed, at the most recently used end. */
-static void dcache_insert(struct dcache *dc, struct dcache_entry *e)
-{
-	if (dc->nentries >= dc->nbuckets)
-		dcache_grow(dc);
-	LIST_INSERT_HEAD(&dc->buckets[e->h1 & (dc->nbuckets - 1)], e, chain);
+	htable_insert(&dc->table, &e->link, h1);
 	TAILQ_INSERT_HEAD(&dc->lru, e, lru);
-	dc->nentries++;
 	dc->bytes += e->size;
 	e->stamp = ++dc->next_stamp;
 }
 
 static void dcache_remove(struct dcache *dc, struct dcache_entry *e)
 {
-	LIST_REMOVE(e, chain);
+	htable_remove(&dc->table, &e->link);
 	TAILQ_REMOVE(&dc->lru, e, lru);
-	dc->nentries--;
 	dc->bytes -= e->size;
 }
 
@@ -327,11 +162,11 @@ static uint64_t dcache_evict_one(struct dcache *dc, struct dcache_list *doomed)
 static void dcache_delete_doomed(struct dcache *dc, struct dcache_list *doomed)
 {
 	struct dcache_entry *e;
-	char path[DCACHE_PATH_MAX];
+	char path[BLOCKFILE_PATH_MAX];
 
 	while ((e = TAILQ_FIRST(doomed))) {
 		TAILQ_REMOVE(doomed, e, lru);
-		dcache_path(path, e->h1, e->h2);
+		blockfile_path(path, e->link.hash, e->h2);
 		unlinkat(dc->root_fd, path, 0);
 		free(e);
 	}
@@ -376,7 +211,7 @@ static bool dcache_make_floor_room(struct dcache *dc, uint64_t avail, uint64_t a
 
 /* Drops the entry if it still holds the file the caller looked up (same stamp), and deletes the
  * file if unlink_file. A newer copy stored in between is left alone. */
-static void dcache_drop(struct dcache *dc, const struct dcache_key *k, uint64_t stamp,
+static void dcache_drop(struct dcache *dc, const struct blockfile_key *k, uint64_t stamp,
 			bool unlink_file, bool corrupt)
 {
 	struct dcache_entry *e;
@@ -397,129 +232,13 @@ static void dcache_drop(struct dcache *dc, const struct dcache_key *k, uint64_t 
 	}
 }
 
-/* Reads up to n bytes at off, stopping early only at end of file. Returns the count or -errno. */
-static ssize_t dcache_pread_full(int fd, void *buf, size_t n, off_t off)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	return (ssize_t)done;
-}
-
-static int dcache_write_full(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-enum dcache_verdict {
-	DCACHE_SOUND,	/* the block, verified */
-	DCACHE_DAMAGED, /* fails verification */
-	DCACHE_FOREIGN, /* a sound block of another key */
-	DCACHE_FAILED,	/* could not be checked (out of memory) */
-};
-
-/* Reads and verifies the block in fd. On DCACHE_SOUND, *got bytes of it (at most want) are in
- * dst. Runs without dc->lock. */
-static enum dcache_verdict dcache_read_block(struct dcache *dc, int fd, const struct dcache_key *k,
-					     size_t want, unsigned char *dst, size_t *got)
-{
-	unsigned char hdr[DCACHE_HDR];
-	unsigned char *name = NULL, *data = NULL;
-	enum dcache_verdict v = DCACHE_DAMAGED;
-	uint32_t name_len, data_len;
-	struct stat st;
-	uint32_t crc;
-
-	if (fstat(fd, &st) < 0 || st.st_size < DCACHE_HDR)
-		goto out;
-	if (dcache_pread_full(fd, hdr, DCACHE_HDR, 0) != DCACHE_HDR)
-		goto out;
-	name_len = dcache_get32(hdr + 28);
-	data_len = dcache_get32(hdr + 32);
-	if (memcmp(hdr, DCACHE_MAGIC, 4) != 0 || dcache_get32(hdr + 4) != DCACHE_VERSION ||
-	    name_len > DCACHE_MAX_NAME || data_len == 0 || data_len > DCACHE_MAX_BLOCK ||
-	    (uint64_t)st.st_size != (uint64_t)DCACHE_HDR + name_len + data_len)
-		goto out;
-
-	v = DCACHE_FAILED;
-	name = malloc(name_len ? name_len : 1);
-	if (!name)
-		goto out;
-	v = DCACHE_DAMAGED;
-	if (dcache_pread_full(fd, name, name_len, DCACHE_HDR) != (ssize_t)name_len)
-		goto out;
-	crc = crc32c_update(0, hdr, 40);
-	crc = crc32c_update(crc, name, name_len);
-	if (crc != dcache_get32(hdr + 40))
-		goto out;
-
-	v = DCACHE_FOREIGN;
-	if (dcache_get64(hdr + 8) != k->generation || dcache_get64(hdr + 16) != k->index ||
-	    dcache_get32(hdr + 24) != dc->block_size || name_len != k->object_len ||
-	    memcmp(name, k->object, name_len) != 0)
-		goto out;
-
-	/* A sound header of our block size cannot hold more than a block. */
-	v = DCACHE_DAMAGED;
-	if (data_len > dc->block_size)
-		goto out;
-	/* Verification needs the whole block; a range that ends early gets a bounce buffer. */
-	if (data_len <= want) {
-		data = dst;
-	} else {
-		v = DCACHE_FAILED;
-		data = malloc(data_len);
-		if (!data)
-			goto out;
-		v = DCACHE_DAMAGED;
-	}
-	if (dcache_pread_full(fd, data, data_len, DCACHE_HDR + (off_t)name_len) !=
-	    (ssize_t)data_len)
-		goto out;
-	if (crc32c_update(0, data, data_len) != dcache_get32(hdr + 36))
-		goto out;
-	*got = data_len < want ? data_len : want;
-	if (data != dst)
-		memcpy(dst, data, *got);
-	v = DCACHE_SOUND;
-out:
-	if (data != dst)
-		free(data);
-	free(name);
-	return v;
-}
-
 /* Looks the block up and reads it into dst. Returns the bytes read (at most want; fewer means the
  * object ends in this block), or 0 for a miss. Damaged, foreign and vanished files are dropped
  * from the index. */
-static size_t dcache_load(struct dcache *dc, const struct dcache_key *k, size_t want,
+static size_t dcache_load(struct dcache *dc, const struct blockfile_key *k, size_t want,
 			  unsigned char *dst)
 {
-	enum dcache_verdict v;
+	enum blockfile_verdict v;
 	struct dcache_entry *e;
 	uint64_t stamp = 0;
 	int64_t touched = 0, now;
@@ -544,14 +263,14 @@ static size_t dcache_load(struct dcache *dc, const struct dcache_key *k, size_t 
 			dcache_drop(dc, k, stamp, false, false);
 		return 0;
 	}
-	v = dcache_read_block(dc, fd, k, want, dst, &got);
+	v = blockfile_read(fd, k, want, dst, &got);
 	now = dcache_now();
-	if (v == DCACHE_SOUND && now - touched >= DCACHE_TOUCH_SECS)
+	if (v == BLOCKFILE_SOUND && now - touched >= DCACHE_TOUCH_SECS)
 		futimens(fd, NULL);
 	close(fd);
 
 	switch (v) {
-	case DCACHE_SOUND:
+	case BLOCKFILE_SOUND:
 		pthread_mutex_lock(&dc->lock);
 		e = dcache_lookup(dc, k->h1, k->h2);
 		if (e) {
@@ -563,87 +282,24 @@ static size_t dcache_load(struct dcache *dc, const struct dcache_key *k, size_t 
 		dc->stats.hits++;
 		pthread_mutex_unlock(&dc->lock);
 		return got;
-	case DCACHE_DAMAGED:
+	case BLOCKFILE_DAMAGED:
 		dcache_drop(dc, k, stamp, true, true);
 		return 0;
-	case DCACHE_FOREIGN:
+	case BLOCKFILE_FOREIGN:
 		dcache_drop(dc, k, stamp, true, false);
 		return 0;
-	case DCACHE_FAILED:
+	case BLOCKFILE_FAILED:
 		break;
 	}
 	return 0;
 }
 
-/* Writes the block to a temporary file in its subdirectory and renames it into place. Runs
- * without dc->lock. */
-static int dcache_write_block(struct dcache *dc, const struct dcache_key *k, uint64_t seq,
-			      const unsigned char *data, size_t len)
-{
-	unsigned char *head = NULL;
-	char tmp[DCACHE_PATH_MAX];
-	bool made_dir = false;
-	int fd = -1, rc;
-
-	head = malloc(DCACHE_HDR + k->object_len);
-	if (!head)
-		return -ENOMEM;
-	memcpy(head, DCACHE_MAGIC, 4);
-	dcache_put32(head + 4, DCACHE_VERSION);
-	dcache_put64(head + 8, k->generation);
-	dcache_put64(head + 16, k->index);
-	dcache_put32(head + 24, (uint32_t)dc->block_size);
-	dcache_put32(head + 28, (uint32_t)k->object_len);
-	dcache_put32(head + 32, (uint32_t)len);
-	dcache_put32(head + 36, crc32c_update(0, data, len));
-	memcpy(head + DCACHE_HDR, k->object, k->object_len);
-	dcache_put32(head + 40,
-		     crc32c_update(crc32c_update(0, head, 40), k->object, k->object_len));
-
-	for (int i = 0; i < DCACHE_TMP_TRIES; i++) {
-		/* seq is unique in this cache; the pid and O_EXCL keep other caches apart. */
-		snprintf(tmp, sizeof(tmp), "%.2s/tmp.%x.%llx", k->path, (unsigned int)getpid(),
-			 (unsigned long long)(seq + (uint64_t)i * 0x9e3779b97f4a7c15ULL));
-		fd = openat(dc->root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			    0600);
-		if (fd >= 0)
-			break;
-		if (errno == ENOENT && !made_dir) {
-			/* Someone removed the subdirectory; make it again once. */
-			char sub[3] = {k->path[0], k->path[1], 0};
-
-			made_dir = true;
-			mkdirat(dc->root_fd, sub, 0700);
-			i--;
-			continue;
-		}
-		if (errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = dcache_write_full(fd, head, DCACHE_HDR + k->object_len);
-	if (!rc)
-		rc = dcache_write_full(fd, data, len);
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && renameat(dc->root_fd, tmp, dc->root_fd, k->path) < 0)
-		rc = -errno;
-	if (rc)
-		unlinkat(dc->root_fd, tmp, 0);
-out:
-	free(head);
-	return rc;
-}
-
 /* Stores one fetched block, unless it is already indexed or no room can be made. Failures are
  * counted, never returned: the read that fetched the block succeeds regardless. */
-static void dcache_store(struct dcache *dc, const struct dcache_key *k, const unsigned char *data,
-			 size_t len)
+static void dcache_store(struct dcache *dc, const struct blockfile_key *k,
+			 const unsigned char *data, size_t len)
 {
-	uint64_t size = DCACHE_HDR + k->object_len + len;
+	uint64_t size = blockfile_size(k, len);
 	uint64_t alloc = dcache_alloc_size(dc, size);
 	struct dcache_entry *e, *fresh;
 	struct dcache_list doomed;
@@ -682,7 +338,7 @@ static void dcache_store(struct dcache *dc, const struct dcache_key *k, const un
 	pthread_mutex_unlock(&dc->lock);
 	dcache_delete_doomed(dc, &doomed);
 
-	rc = dcache_write_block(dc, k, seq, data, len);
+	rc = blockfile_write(dc->root_fd, k, seq, data, len);
 
 	pthread_mutex_lock(&dc->lock);
 	dc->bytes -= size;
@@ -706,11 +362,10 @@ static void dcache_store(struct dcache *dc, const struct dcache_key *k, const un
 		TAILQ_INSERT_HEAD(&dc->lru, e, lru);
 		goto unlock;
 	}
-	fresh->h1 = k->h1;
 	fresh->h2 = k->h2;
 	fresh->size = size;
 	fresh->touched = dcache_now();
-	dcache_insert(dc, fresh);
+	dcache_insert(dc, fresh, k->h1);
 	fresh = NULL;
 unlock:
 	pthread_mutex_unlock(&dc->lock);
@@ -720,14 +375,14 @@ unlock:
 
 /* Fetches blocks [a, b) of the read with one call to inner and stores what came back. buf and len
  * describe the whole read, starting at block `first`. Returns bytes fetched or -errno. */
-static ssize_t dcache_fill_run(struct dcache *dc, const struct dcache_obj *o, uint64_t first,
+static ssize_t dcache_fill_run(struct dcache *dc, const struct blockfile_obj *o, uint64_t first,
 			       size_t a, size_t b, size_t len, unsigned char *buf,
 			       bcache_fetch_fn inner, void *inner_arg)
 {
 	size_t bs = dc->block_size;
 	size_t span = (b * bs < len ? b * bs : len) - a * bs;
 	unsigned char *p = buf + a * bs;
-	struct dcache_key k;
+	struct blockfile_key k;
 	ssize_t n;
 
 	pthread_mutex_lock(&dc->lock);
@@ -742,7 +397,7 @@ static ssize_t dcache_fill_run(struct dcache *dc, const struct dcache_obj *o, ui
 	for (size_t i = 0; i * bs < (size_t)n; i++) {
 		size_t blen = (size_t)n - i * bs < bs ? (size_t)n - i * bs : bs;
 
-		dcache_key_init(dc, o, first + a + i, &k);
+		blockfile_key_init(o, first + a + i, &k);
 		dcache_store(dc, &k, p + i * bs, blen);
 	}
 	return n;
@@ -753,8 +408,8 @@ ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation,
 {
 	const size_t none = SIZE_MAX;
 	unsigned char *out = buf;
-	struct dcache_obj o;
-	struct dcache_key k;
+	struct blockfile_obj o;
+	struct blockfile_key k;
 	size_t bs, nblocks, run = none;
 	uint64_t first;
 	size_t object_len;
@@ -768,17 +423,17 @@ ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation,
 	if (len == 0)
 		return 0;
 	object_len = strlen(object);
-	if (object_len > DCACHE_MAX_NAME)
+	if (object_len > BLOCKFILE_MAX_NAME)
 		return inner(inner_arg, object, generation, offset, len, buf);
 
-	dcache_obj_init(&o, object, object_len, generation);
+	blockfile_obj_init(&o, object, object_len, generation, dc->block_size);
 	first = offset / bs;
 	nblocks = (len - 1) / bs + 1;
 	for (size_t i = 0; i < nblocks; i++) {
 		size_t want = i == nblocks - 1 ? len - i * bs : bs;
 		size_t got;
 
-		dcache_key_init(dc, &o, first + i, &k);
+		blockfile_key_init(&o, first + i, &k);
 		got = dcache_load(dc, &k, want, out + i * bs);
 		if (!got) {
 			if (run == none)
@@ -845,32 +500,6 @@ static int dcache_found_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Parses a block file name: 32 lowercase hex digits, the first two those of its subdirectory. */
-static bool dcache_parse_name(const char *name, unsigned int sub, uint64_t *h1, uint64_t *h2)
-{
-	uint64_t h[2] = {0, 0};
-
-	if (strlen(name) != 32)
-		return false;
-	for (int i = 0; i < 32; i++) {
-		char c = name[i];
-		unsigned int d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned int)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned int)(c - 'a' + 10);
-		else
-			return false;
-		h[i / 16] = h[i / 16] << 4 | d;
-	}
-	if (h[0] >> 56 != sub)
-		return false;
-	*h1 = h[0];
-	*h2 = h[1];
-	return true;
-}
-
 /* Lists one subdirectory: block files are collected, temporary files deleted if no other cache
  * may be writing them, anything else deleted. */
 static int dcache_scan_sub(struct dcache *dc, unsigned int sub, struct dcache_scan *s)
@@ -899,18 +528,18 @@ static int dcache_scan_sub(struct dcache *dc, unsigned int sub, struct dcache_sc
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (strncmp(de->d_name, "tmp.", 4) == 0) {
+		if (strncmp(de->d_name, BLOCKFILE_TMP_PREFIX, strlen(BLOCKFILE_TMP_PREFIX)) == 0) {
 			if (s->exclusive)
 				unlinkat(fd, de->d_name, 0);
 			continue;
 		}
-		if (!dcache_parse_name(de->d_name, sub, &h1, &h2)) {
+		if (!blockfile_parse_name(de->d_name, sub, &h1, &h2)) {
 			unlinkat(fd, de->d_name, 0);
 			continue;
 		}
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (!S_ISREG(st.st_mode) || st.st_size <= DCACHE_HDR) {
+		if (!S_ISREG(st.st_mode) || st.st_size <= BLOCKFILE_HDR) {
 			/* Cut short: counted as damage, as it would be when read. */
 			if (S_ISREG(st.st_mode))
 				dc->stats.corrupt++;
@@ -949,7 +578,7 @@ static int dcache_rebuild(struct dcache *dc, bool exclusive)
 	int rc = 0;
 
 	TAILQ_INIT(&doomed);
-	for (unsigned int sub = 0; sub < DCACHE_FANOUT && !rc; sub++)
+	for (unsigned int sub = 0; sub < BLOCKFILE_FANOUT && !rc; sub++)
 		rc = dcache_scan_sub(dc, sub, &s);
 	if (rc)
 		goto out;
@@ -962,11 +591,10 @@ static int dcache_rebuild(struct dcache *dc, bool exclusive)
 			rc = -ENOMEM;
 			goto out;
 		}
-		e->h1 = s.v[i].h1;
 		e->h2 = s.v[i].h2;
 		e->size = s.v[i].size;
 		e->touched = s.v[i].mtime.tv_sec;
-		dcache_insert(dc, e);
+		dcache_insert(dc, e, s.v[i].h1);
 	}
 	while (dc->bytes > dc->max_bytes)
 		dcache_evict_one(dc, &doomed);
@@ -1008,7 +636,7 @@ struct dcache *dcache_new(const char *dir, size_t block_size, uint64_t max_bytes
 
 	if (!why)
 		whylen = 0;
-	if (!dir || block_size == 0 || block_size > DCACHE_MAX_BLOCK) {
+	if (!dir || block_size == 0 || block_size > BLOCKFILE_MAX_BLOCK) {
 		rc = -EINVAL;
 		what = "invalid block size";
 		goto fail;
@@ -1024,14 +652,10 @@ struct dcache *dcache_new(const char *dir, size_t block_size, uint64_t max_bytes
 	dc->max_bytes = max_bytes;
 	dc->min_free = min_free_bytes;
 	TAILQ_INIT(&dc->lru);
-	dc->nbuckets = DCACHE_MIN_BUCKETS;
-	dc->buckets = malloc(dc->nbuckets * sizeof(*dc->buckets));
-	if (!dc->buckets) {
+	if (htable_init(&dc->table)) {
 		what = "allocating the index";
 		goto fail;
 	}
-	for (size_t i = 0; i < dc->nbuckets; i++)
-		LIST_INIT(&dc->buckets[i]);
 	rc = -pthread_mutex_init(&dc->lock, NULL);
 	if (rc) {
 		what = "creating a mutex";
@@ -1072,7 +696,7 @@ struct dcache *dcache_new(const char *dir, size_t block_size, uint64_t max_bytes
 	while (exclusive && flock(dc->lock_fd, LOCK_SH) < 0 && errno == EINTR)
 		;
 	/* Different in each cache, so temporary names rarely meet even within one process. */
-	dc->tmp_seq = dcache_mix((uint64_t)(uintptr_t)dc ^ (uint64_t)time(NULL) << 20);
+	dc->tmp_seq = hash_mix64((uint64_t)(uintptr_t)dc ^ (uint64_t)time(NULL) << 20);
 	return dc;
 
 fail:
@@ -1080,7 +704,7 @@ fail:
 		snprintf(why, whylen, "disk cache %s: %s%s%s", dir ? dir : "(null)", what,
 			 *what ? ": " : "", strerror(-rc));
 	if (dc && !mutex_ok) {
-		free(dc->buckets);
+		htable_free(&dc->table);
 		free(dc);
 	} else {
 		dcache_free(dc);
@@ -1099,7 +723,7 @@ void dcache_free(struct dcache *dc)
 		dcache_remove(dc, e);
 		free(e);
 	}
-	free(dc->buckets);
+	htable_free(&dc->table);
 	if (dc->lock_fd >= 0)
 		close(dc->lock_fd);
 	if (dc->root_fd >= 0)

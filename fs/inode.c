@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "gcs/object.h"
+#include "util/hash.h"
 
 struct inode {
 	uint64_t ino;
@@ -92,17 +93,13 @@ int iattr_from_object(struct iattr *a, const struct gcs_object *obj, int is_dir,
 	return 0;
 }
 
+/* FNV-1a over the path, then one byte for the kind, not finalised. A name keeps its number across
+ * remounts (see inode.h), so this must not change. */
 static uint64_t fnv1a(const char *s, int is_dir)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned char kind = is_dir ? 'd' : 'f';
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	h ^= (uint64_t)(is_dir ? 'd' : 'f');
-	h *= 0x100000001b3ull;
-	return h;
+	return hash_fnv1a64(hash_fnv1a64(HASH_FNV1A64_BASIS, s, strlen(s)), &kind, 1);
 }
 
 static size_t path_slot(const struct itable *t, const char *path, int is_dir)

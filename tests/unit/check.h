@@ -1,12 +1,14 @@
 /* Minimal assertion helpers for the C unit tests: each test is a function, RUN() prints one
- * line per test, and main returns non-zero when any CHECK failed. */
+ * line per test, and main returns non-zero when any CHECK failed. CHECK may be called from any
+ * thread. */
 #ifndef GCSMOUNT_TESTS_CHECK_H
 #define GCSMOUNT_TESTS_CHECK_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-static int check_failures;
+static atomic_int check_failures;
 
 #define CHECK(cond)                                                                              \
 	do {                                                                                     \

@@ -1,9 +1,12 @@
 /* Unit tests of the in-memory block cache (cache/blocks.c).
  *
- * Every test reads through a fake fetch function serving a deterministic byte pattern per
- * (object, generation, offset), counting its calls and bytes and flagging any range the cache
- * should never ask for. Tests that need two threads to meet inside a fetch use a gate: the fetch
- * blocks until the test opens it, so overlap is certain instead of left to sleeps. */
+ * Every test reads through the fake fetch function of fake_fetch.h, which serves a deterministic
+ * byte pattern per (object, generation, offset), counts its calls and bytes and flags any range
+ * the cache should never ask for. Tests that need two threads to meet inside a fetch use its
+ * gate: the fetch blocks until the test opens it, so overlap is certain instead of left to
+ * sleeps. */
+#include "fake_fetch.h"
+
 #include "cache/blocks.h"
 
 #include <errno.h>
@@ -15,105 +18,10 @@
 #include <string.h>
 #include <time.h>
 
-static atomic_int failures;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			atomic_fetch_add(&failures, 1);                                          \
-		}                                                                                \
-	} while (0)
-
-#define BS 64
-
-struct fake {
-	uint64_t size;	   /* the object's real size: fetches past it come back short */
-	uint64_t claimed;  /* the size readers give; a fetch past it is a cache bug */
-	size_t block_size; /* every fetch must start on a block boundary */
-	atomic_int calls;
-	atomic_ullong bytes;  /* bytes asked for */
-	atomic_int bad_range; /* fetches the cache should never have made */
-	atomic_int fail_next; /* this many next calls fail with fail_err */
-	int fail_err;
-	pthread_mutex_t lock;
-	pthread_cond_t open;
-	bool gated; /* fetches wait until the test opens the gate */
-};
-
+/* The memory cache asks its fetch function for nothing past the object size its reader gave. */
 static void fake_init(struct fake *f, uint64_t size)
 {
-	memset(f, 0, sizeof(*f));
-	f->size = size;
-	f->claimed = size;
-	f->block_size = BS;
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->open, NULL);
-}
-
-static void fake_destroy(struct fake *f)
-{
-	pthread_cond_destroy(&f->open);
-	pthread_mutex_destroy(&f->lock);
-}
-
-static void fake_set_gate(struct fake *f, bool gated)
-{
-	pthread_mutex_lock(&f->lock);
-	f->gated = gated;
-	pthread_cond_broadcast(&f->open);
-	pthread_mutex_unlock(&f->lock);
-}
-
-static uint64_t name_seed(const char *object)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *object; object++)
-		h = (h ^ (unsigned char)*object) * 0x100000001b3ULL;
-	return h;
-}
-
-/* Not periodic in any block size, and different per object and generation. */
-static unsigned char pattern(const char *object, uint64_t gen, uint64_t pos)
-{
-	uint64_t x = pos * 0x9e3779b97f4a7c15ULL ^ gen * 0xd1b54a32d192ed03ULL ^ name_seed(object);
-
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 32;
-	return (unsigned char)x;
-}
-
-static ssize_t fake_fetch(void *arg, const char *object, uint64_t gen, uint64_t offset, size_t len,
-			  void *buf)
-{
-	struct fake *f = arg;
-	unsigned char *p = buf;
-	size_t n;
-
-	atomic_fetch_add(&f->calls, 1);
-	atomic_fetch_add(&f->bytes, len);
-	if (len == 0 || offset % f->block_size || offset + len > f->claimed)
-		atomic_fetch_add(&f->bad_range, 1);
-
-	pthread_mutex_lock(&f->lock);
-	while (f->gated)
-		pthread_cond_wait(&f->open, &f->lock);
-	pthread_mutex_unlock(&f->lock);
-
-	int left = atomic_load(&f->fail_next);
-	while (left > 0) {
-		if (atomic_compare_exchange_weak(&f->fail_next, &left, left - 1))
-			return f->fail_err;
-	}
-
-	n = offset >= f->size ? 0 : f->size - offset < len ? f->size - offset : len;
-	for (size_t i = 0; i < n; i++)
-		p[i] = pattern(object, gen, offset + i);
-	/* Scribble past a short answer, as a real transport's buffer might hold anything. */
-	memset(p + n, 0xee, len - n);
-	return (ssize_t)n;
+	fake_setup(f, size, FAKE_WITHIN_CLAIMED);
 }
 
 static struct bcache_stats stats(struct bcache *bc)
@@ -129,50 +37,13 @@ static struct bcache_stats stats(struct bcache *bc)
 static bool read_ok(struct bcache *bc, struct fake *f, const char *object, uint64_t gen,
 		    uint64_t off, size_t len)
 {
-	uint64_t size = f->claimed;
-	size_t want = off >= size ? 0 : size - off < len ? size - off : len;
-	unsigned char *out = malloc(len + 16);
-	bool ok = true;
-	ssize_t n;
+	size_t want = clip_len(f->claimed, off, len);
+	unsigned char *out = guarded_buf(len);
+	ssize_t n = bcache_read(bc, object, gen, f->claimed, off, len, out, fake_fetch, f);
+	bool ok = read_result_ok(object, gen, off, len, n, want, out, want);
 
-	memset(out, 0x5a, len + 16);
-	n = bcache_read(bc, object, gen, size, off, len, out, fake_fetch, f);
-	if (n != (ssize_t)want) {
-		fprintf(stderr, "read %s@%llu [%llu,+%zu): got %zd, want %zu\n", object,
-			(unsigned long long)gen, (unsigned long long)off, len, n, want);
-		ok = false;
-		goto out;
-	}
-	for (size_t i = 0; i < want; i++) {
-		if (out[i] != pattern(object, gen, off + i)) {
-			fprintf(stderr, "read %s@%llu [%llu,+%zu): wrong byte at %zu\n", object,
-				(unsigned long long)gen, (unsigned long long)off, len, i);
-			ok = false;
-			goto out;
-		}
-	}
-	for (size_t i = want; i < len + 16; i++) {
-		if (out[i] != 0x5a) {
-			fprintf(stderr, "read %s [%llu,+%zu): wrote past the count\n", object,
-				(unsigned long long)off, len);
-			ok = false;
-			goto out;
-		}
-	}
-out:
 	free(out);
 	return ok;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
 }
 
 /* Polls until the fake has seen `calls` fetches and the cache `hits` hits; false on timeout. */
@@ -218,7 +89,6 @@ static void check_alignments(size_t capacity)
 	CHECK(bad == 0);
 	CHECK(atomic_load(&f.bad_range) == 0);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_reads_return_right_bytes_at_every_alignment(void)
@@ -243,7 +113,6 @@ static void test_second_read_of_same_range_makes_no_fetch(void)
 	CHECK(stats(bc).hits == 6 + 1 + 5);
 	CHECK(stats(bc).misses == 6);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_read_without_buffer_fills_the_cache_for_later_reads(void)
@@ -258,7 +127,6 @@ static void test_read_without_buffer_fills_the_cache_for_later_reads(void)
 	CHECK(read_ok(bc, &f, "obj", 1, 8 * BS + 3, 15 * BS));
 	CHECK(atomic_load(&f.calls) == 1);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_spanning_read_of_missing_blocks_makes_one_fetch(void)
@@ -275,7 +143,6 @@ static void test_spanning_read_of_missing_blocks_makes_one_fetch(void)
 	CHECK(stats(bc).misses == 6);
 	CHECK(stats(bc).bytes_cached == 6 * BS);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_cached_block_splits_missing_ones_into_two_fetches(void)
@@ -290,7 +157,6 @@ static void test_cached_block_splits_missing_ones_into_two_fetches(void)
 	CHECK(atomic_load(&f.calls) == 3);
 	CHECK(atomic_load(&f.bytes) == 7 * BS);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_new_generation_misses_and_returns_new_bytes(void)
@@ -309,7 +175,6 @@ static void test_new_generation_misses_and_returns_new_bytes(void)
 	CHECK(read_ok(bc, &f, "obj", 1, 0, BS));
 	CHECK(atomic_load(&f.calls) == 2);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_short_final_block_and_reads_past_eof(void)
@@ -336,7 +201,6 @@ static void test_short_final_block_and_reads_past_eof(void)
 	CHECK(atomic_load(&f.bytes) == 3 * BS + 10 + 10);
 	CHECK(atomic_load(&f.bad_range) == 0);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_zero_size_object_makes_no_fetch(void)
@@ -352,7 +216,6 @@ static void test_zero_size_object_makes_no_fetch(void)
 	CHECK(stats(bc).bytes_cached == 0);
 	CHECK(stats(bc).misses == 0);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_capacity_bound_holds_under_many_reads(void)
@@ -379,7 +242,6 @@ static void test_capacity_bound_holds_under_many_reads(void)
 	CHECK(stats(bc).evictions > 0);
 	CHECK(stats(bc).bytes_cached > 0);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_eviction_drops_least_recently_used_block(void)
@@ -402,7 +264,6 @@ static void test_eviction_drops_least_recently_used_block(void)
 	CHECK(read_ok(bc, &f, "obj", 1, BS, BS));
 	CHECK(atomic_load(&f.calls) == 5);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_read_larger_than_capacity_is_served_and_keeps_what_fits(void)
@@ -417,7 +278,6 @@ static void test_read_larger_than_capacity_is_served_and_keeps_what_fits(void)
 	CHECK(read_ok(bc, &f, "obj", 1, 0, BS));
 	CHECK(atomic_load(&f.calls) == 1);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_zero_capacity_caches_nothing_but_serves_reads(void)
@@ -431,7 +291,6 @@ static void test_zero_capacity_caches_nothing_but_serves_reads(void)
 	CHECK(atomic_load(&f.calls) == 2);
 	CHECK(stats(bc).bytes_cached == 0);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_hash_table_grows_and_finds_every_block(void)
@@ -450,7 +309,6 @@ static void test_hash_table_grows_and_finds_every_block(void)
 	CHECK(atomic_load(&f.calls) == 5000);
 	CHECK(bad == 0);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_fetch_error_propagates_and_is_not_cached(void)
@@ -469,7 +327,6 @@ static void test_fetch_error_propagates_and_is_not_cached(void)
 	CHECK(read_ok(bc, &f, "obj", 1, 0, sizeof(buf)));
 	CHECK(atomic_load(&f.calls) == 2);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_short_fetch_is_eio_and_caches_nothing(void)
@@ -489,7 +346,6 @@ static void test_short_fetch_is_eio_and_caches_nothing(void)
 	CHECK(read_ok(bc, &f, "obj", 1, 0, sizeof(buf)));
 	CHECK(atomic_load(&f.calls) == 3);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 struct reader {
@@ -547,7 +403,6 @@ static void test_concurrent_readers_of_same_block_fetch_once(void)
 	CHECK(atomic_load(&f.calls) == 1);
 	CHECK(stats(bc).misses == 2);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_concurrent_waiters_get_the_fetch_error(void)
@@ -575,7 +430,6 @@ static void test_concurrent_waiters_get_the_fetch_error(void)
 	CHECK(read_ok(bc, &f, "obj", 1, 0, BS));
 	CHECK(atomic_load(&f.calls) == 2);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_invalidate_drops_blocks(void)
@@ -602,7 +456,6 @@ static void test_invalidate_drops_blocks(void)
 	CHECK(atomic_load(&f.calls) == 6);
 	CHECK(stats(bc).evictions == 0);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_invalidate_during_fill_serves_the_reader_and_caches_nothing(void)
@@ -625,7 +478,6 @@ static void test_invalidate_during_fill_serves_the_reader_and_caches_nothing(voi
 	CHECK(read_ok(bc, &f, "obj", 1, 0, 2 * BS));
 	CHECK(atomic_load(&f.calls) == 2);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
 static void test_block_being_filled_survives_eviction_pressure(void)
@@ -655,8 +507,6 @@ static void test_block_being_filled_survives_eviction_pressure(void)
 	CHECK(atomic_load(&slow.calls) == 1);
 	CHECK(stats(bc).evictions > 0);
 	bcache_free(bc);
-	fake_destroy(&slow);
-	fake_destroy(&fast);
 }
 
 struct stress {
@@ -707,18 +557,9 @@ static void test_concurrent_random_reads_return_right_bytes(void)
 	CHECK(stats(bc).hits > 0);
 	CHECK(atomic_load(&f.bad_range) == 0);
 	bcache_free(bc);
-	fake_destroy(&f);
 }
 
-#define TEST(fn)        \
-	{               \
-#fn, fn \
-	}
-
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct test tests[] = {
 	TEST(test_new_rejects_zero_block_size),
 	TEST(test_reads_return_right_bytes_at_every_alignment),
 	TEST(test_second_read_of_same_range_makes_no_fetch),
@@ -745,20 +586,5 @@ static const struct {
 
 int main(void)
 {
-	int failed = 0;
-
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = atomic_load(&failures);
-
-		tests[i].fn();
-		if (atomic_load(&failures) != before) {
-			printf("FAIL %s\n", tests[i].name);
-			failed++;
-		} else {
-			printf("ok   %s\n", tests[i].name);
-		}
-		fflush(stdout);
-	}
-	printf("%d of %zu tests failed\n", failed, sizeof(tests) / sizeof(tests[0]));
-	return failed ? 1 : 0;
+	return run_tests(tests, sizeof(tests) / sizeof(tests[0]));
 }

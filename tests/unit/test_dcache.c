@@ -1,11 +1,14 @@
-/* Unit tests of the on-disk block cache (cache/disk.c).
+/* Unit tests of the on-disk block cache (cache/disk.c, cache/blockfile.c).
  *
- * Every test gets its own temporary directory and reads through a fake inner fetch function that
- * serves a deterministic byte pattern per (object, generation, offset), counting its calls and
- * bytes and flagging any range the disk cache should never ask for. Tests that damage blocks
- * find a block's file by reading the headers on disk (the format is described in disk.c), so
- * they do not depend on how names are hashed. The free-space floor is tested on a 4 MiB tmpfs,
+ * Every test gets its own temporary directory and reads through the fake fetch function of
+ * fake_fetch.h as the inner function, which serves a deterministic byte pattern per (object,
+ * generation, offset), counts its calls and bytes and flags any range the disk cache should never
+ * ask for. Tests that damage blocks find a block's file by reading the headers on disk (the
+ * format is described in blockfile.c), so they do not depend on how names are hashed; only the
+ * tests that pin the names of a few keys do. The free-space floor is tested on a 4 MiB tmpfs,
  * which needs the right to mount; without it that one test says so and is skipped. */
+#include "fake_fetch.h"
+
 #include "cache/disk.h"
 
 #include <dirent.h>
@@ -24,80 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static atomic_int failures;
+#include "util/crc32c.h"
 
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			atomic_fetch_add(&failures, 1);                                          \
-		}                                                                                \
-	} while (0)
-
-#define BS 64
 #define HDR 44
 #define BIG (1ULL << 30)
 
-struct fake {
-	uint64_t size;	   /* the object's size: fetches past it come back short */
-	size_t block_size; /* every fetch must start on a block boundary */
-	atomic_int calls;
-	atomic_ullong bytes;
-	atomic_int bad_range; /* fetches the cache should never have made */
-	atomic_int fail_next; /* this many next calls fail with -EIO */
-};
-
+/* The disk cache asks its inner function for whole blocks, or for a range that ends at the
+ * object's end. */
 static void fake_init(struct fake *f, uint64_t size)
 {
-	memset(f, 0, sizeof(*f));
-	f->size = size;
-	f->block_size = BS;
-}
-
-static uint64_t name_seed(const char *object)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *object; object++)
-		h = (h ^ (unsigned char)*object) * 0x100000001b3ULL;
-	return h;
-}
-
-/* Not periodic in any block size, and different per object and generation. */
-static unsigned char pattern(const char *object, uint64_t gen, uint64_t pos)
-{
-	uint64_t x = pos * 0x9e3779b97f4a7c15ULL ^ gen * 0xd1b54a32d192ed03ULL ^ name_seed(object);
-
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 32;
-	return (unsigned char)x;
-}
-
-static ssize_t fake_fetch(void *arg, const char *object, uint64_t gen, uint64_t offset, size_t len,
-			  void *buf)
-{
-	struct fake *f = arg;
-	unsigned char *p = buf;
-	size_t n;
-	int left;
-
-	atomic_fetch_add(&f->calls, 1);
-	atomic_fetch_add(&f->bytes, len);
-	/* Only whole blocks, except a range that ends at the object's end. */
-	if (len == 0 || offset % f->block_size || (len % f->block_size && offset + len != f->size))
-		atomic_fetch_add(&f->bad_range, 1);
-	left = atomic_load(&f->fail_next);
-	while (left > 0) {
-		if (atomic_compare_exchange_weak(&f->fail_next, &left, left - 1))
-			return -EIO;
-	}
-	n = offset >= f->size ? 0 : f->size - offset < len ? f->size - offset : len;
-	for (size_t i = 0; i < n; i++)
-		p[i] = pattern(object, gen, offset + i);
-	/* Scribble past a short answer, as a real transport's buffer might hold anything. */
-	memset(p + n, 0xee, len - n);
-	return (ssize_t)n;
+	fake_setup(f, size, FAKE_WHOLE_BLOCKS);
 }
 
 static struct dcache_stats stats(struct dcache *dc)
@@ -113,36 +52,11 @@ static struct dcache_stats stats(struct dcache *dc)
 static bool read_ok(struct dcache *dc, struct fake *f, const char *object, uint64_t gen,
 		    uint64_t off, size_t len)
 {
-	size_t want = off >= f->size ? 0 : f->size - off < len ? f->size - off : len;
-	unsigned char *out = malloc(len + 16);
-	bool ok = true;
-	ssize_t n;
+	size_t want = clip_len(f->size, off, len);
+	unsigned char *out = guarded_buf(len);
+	ssize_t n = dcache_fetch(dc, object, gen, off, len, out, fake_fetch, f);
+	bool ok = read_result_ok(object, gen, off, len, n, want, out, len);
 
-	memset(out, 0x5a, len + 16);
-	n = dcache_fetch(dc, object, gen, off, len, out, fake_fetch, f);
-	if (n != (ssize_t)want) {
-		fprintf(stderr, "fetch %s@%llu [%llu,+%zu): got %zd, want %zu\n", object,
-			(unsigned long long)gen, (unsigned long long)off, len, n, want);
-		ok = false;
-		goto out;
-	}
-	for (size_t i = 0; i < want; i++) {
-		if (out[i] != pattern(object, gen, off + i)) {
-			fprintf(stderr, "fetch %s@%llu [%llu,+%zu): wrong byte at %zu\n", object,
-				(unsigned long long)gen, (unsigned long long)off, len, i);
-			ok = false;
-			goto out;
-		}
-	}
-	for (size_t i = len; i < len + 16; i++) {
-		if (out[i] != 0x5a) {
-			fprintf(stderr, "fetch %s [%llu,+%zu): wrote past the end\n", object,
-				(unsigned long long)off, len);
-			ok = false;
-			goto out;
-		}
-	}
-out:
 	free(out);
 	return ok;
 }
@@ -155,17 +69,6 @@ static bool block_ok(struct dcache *dc, struct fake *f, const char *object, uint
 	size_t len = off < f->size && f->size - off < BS ? f->size - off : BS;
 
 	return read_ok(dc, f, object, gen, off, len);
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
 }
 
 static uint64_t file_size(const char *object, size_t data_len)
@@ -217,6 +120,18 @@ static uint32_t le32(const unsigned char *p)
 static uint64_t le64(const unsigned char *p)
 {
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
 /* Calls fn(path, arg) for every file in the fan-out subdirectories. */
@@ -429,6 +344,94 @@ static void test_each_run_of_missing_blocks_is_one_inner_call(void)
 	CHECK(atomic_load(&f.bytes) == 8 * BS);
 	CHECK(stats(dc).hits == 2);
 	CHECK(atomic_load(&f.bad_range) == 0);
+	dcache_free(dc);
+	rm_tree(dir);
+	free(dir);
+}
+
+/* Block files are named by hashes of their key. Caches written by earlier runs must stay
+ * readable, so the names of a few keys are pinned: these are the names that version 1 of the
+ * format gives them. */
+static const struct {
+	const char *object;
+	uint64_t gen, index;
+	size_t block_size;
+	const char *name;
+} pinned[] = {
+	{"bucket/obj", 1234, 5, BS, "d7/d71fa814f5907909bfdf4031dce27d85"},
+	{"b/a", 1, 0, 65536, "8e/8e3f1012aaafac48f712e423694c8978"},
+	{"", 7, 3, 4096, "73/737d05af1e50d25deb161c1c2a1cea33"},
+	{"my-bucket/photos/2024/cat.jpg", 1712345678901234ULL, 42, 1 << 20,
+	 "18/180f50d266226ecef53ea502ba9ac9c6"},
+};
+
+static void test_block_file_names_do_not_change(void)
+{
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		size_t bs = pinned[i].block_size;
+		char *dir = make_tmpdir();
+		struct dcache *dc = dcache_new(dir, bs, BIG, 0, NULL, 0);
+		unsigned char *buf = malloc(bs);
+		char path[600];
+		struct fake f;
+
+		CHECK(dc != NULL);
+		if (!dc)
+			goto next;
+		fake_init(&f, (pinned[i].index + 1) * bs);
+		f.block_size = bs;
+		CHECK(dcache_fetch(dc, pinned[i].object, pinned[i].gen, pinned[i].index * bs, bs,
+				   buf, fake_fetch, &f) == (ssize_t)bs);
+		CHECK(stats(dc).stores == 1);
+		snprintf(path, sizeof(path), "%s/%s", dir, pinned[i].name);
+		CHECK(exists(path));
+		CHECK(count_files(dir) == 1);
+		dcache_free(dc);
+	next:
+		free(buf);
+		rm_tree(dir);
+		free(dir);
+	}
+}
+
+/* A block file written as the format describes, under its pinned name, is found and served: the
+ * format and the names are what an existing cache holds. */
+static void test_block_file_written_by_hand_is_served(void)
+{
+	const char *object = pinned[0].object;
+	uint64_t gen = pinned[0].gen, index = pinned[0].index;
+	size_t olen = strlen(object);
+	unsigned char file[HDR + 64 + BS], data[BS], buf[BS];
+	char *dir = make_tmpdir();
+	struct dcache *dc = open_cache(dir, BIG, 0);
+	char path[600];
+	struct fake f;
+
+	for (size_t i = 0; i < BS; i++)
+		data[i] = pattern(object, gen, index * BS + i);
+	memcpy(file, "GMDC", 4);
+	put_le32(file + 4, 1);
+	put_le64(file + 8, gen);
+	put_le64(file + 16, index);
+	put_le32(file + 24, BS);
+	put_le32(file + 28, (uint32_t)olen);
+	put_le32(file + 32, BS);
+	put_le32(file + 36, crc32c_update(0, data, BS));
+	memcpy(file + HDR, object, olen);
+	put_le32(file + 40, crc32c_update(crc32c_update(0, file, 40), object, olen));
+	memcpy(file + HDR + olen, data, BS);
+	dcache_free(dc);
+	snprintf(path, sizeof(path), "%s/%s", dir, pinned[0].name);
+	write_file(path, file, HDR + olen + BS);
+
+	dc = open_cache(dir, BIG, 0);
+	CHECK(stats(dc).bytes_on_disk == file_size(object, BS));
+	fake_init(&f, 10 * BS);
+	CHECK(dcache_fetch(dc, object, gen, index * BS, BS, buf, fake_fetch, &f) == BS);
+	CHECK(memcmp(buf, data, BS) == 0);
+	CHECK(atomic_load(&f.calls) == 0);
+	CHECK(stats(dc).hits == 1);
+	CHECK(stats(dc).corrupt == 0);
 	dcache_free(dc);
 	rm_tree(dir);
 	free(dir);
@@ -1106,19 +1109,13 @@ out:
 	free(dir);
 }
 
-#define TEST(fn)        \
-	{               \
-#fn, fn \
-	}
-
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct test tests[] = {
 	TEST(test_new_rejects_bad_arguments_with_a_reason),
 	TEST(test_blocks_come_back_byte_identical_at_every_alignment),
 	TEST(test_second_fetch_of_same_range_makes_no_inner_call),
 	TEST(test_each_run_of_missing_blocks_is_one_inner_call),
+	TEST(test_block_file_names_do_not_change),
+	TEST(test_block_file_written_by_hand_is_served),
 	TEST(test_blocks_survive_remount),
 	TEST(test_short_last_block_marks_the_end_of_the_object),
 	TEST(test_inner_error_propagates_and_stores_nothing),
@@ -1145,20 +1142,5 @@ static const struct {
 
 int main(void)
 {
-	int failed = 0;
-
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = atomic_load(&failures);
-
-		tests[i].fn();
-		if (atomic_load(&failures) != before) {
-			printf("FAIL %s\n", tests[i].name);
-			failed++;
-		} else {
-			printf("ok   %s\n", tests[i].name);
-		}
-		fflush(stdout);
-	}
-	printf("%d of %zu tests failed\n", failed, sizeof(tests) / sizeof(tests[0]));
-	return failed ? 1 : 0;
+	return run_tests(tests, sizeof(tests) / sizeof(tests[0]));
 }

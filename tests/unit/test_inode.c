@@ -179,9 +179,34 @@ static void detached_names_are_not_found_but_inodes_live_on(void)
 	itable_free(t);
 }
 
+/* Numbers are FNV-1a (64-bit) over the path and then one byte, 'd' or 'f'. A name keeps its
+ * number across remounts, so the function is pinned to known values. */
+static void numbers_are_fnv1a_of_path_and_kind(void)
+{
+	static const struct {
+		const char *path;
+		int is_dir;
+		uint64_t ino;
+	} pins[] = {
+		{"d/f", 0, 351923334993410480ULL},
+		{"d/f", 1, 351925534016666902ULL},
+		{"x", 0, 644351230382815699ULL},
+		{"a/b/c.txt", 1, 10647236317933694955ULL},
+		{"\xc3\xbcn\xc3\xaf", 0, 13054572430108842896ULL},
+	};
+	struct itable *t = itable_new("");
+	struct iattr a = file_attr(1, 1);
+
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
+		CHECK(itable_ino_of(t, pins[i].path, pins[i].is_dir) == pins[i].ino);
+	CHECK(itable_ref(t, "d/f", 0, &a, 60) == 351923334993410480ULL);
+	itable_free(t);
+}
+
 int main(void)
 {
 	RUN(same_name_gets_same_number_and_counts_references);
+	RUN(numbers_are_fnv1a_of_path_and_kind);
 	RUN(file_and_directory_of_one_name_are_distinct);
 	RUN(attributes_expire_after_their_ttl);
 	RUN(root_survives_forget);
