@@ -50,6 +50,11 @@
 #define BCACHE_MAX_BLOCK (SSIZE_MAX / 4)
 #define BCACHE_MAX_READ (SSIZE_MAX / 2)
 
+/* Spare buffers kept for reuse: enough for the fetches in flight at once. */
+#define BCACHE_SPARE_BLOCKS 32
+#define BCACHE_SPARE_RUNS 8
+#define BCACHE_SPARE_RUN_BLOCKS 8 /* larger run buffers are not kept */
+
 enum bcache_state {
 	BCACHE_FILLING,
 	BCACHE_READY,
@@ -82,6 +87,16 @@ struct bcache {
 	struct bcache_list lru; /* most recently used first */
 	size_t lru_bytes;
 	struct bcache_stats stats; /* bytes_cached unused: see bytes */
+
+	/* Buffers kept for reuse (own leaf lock): a fresh multi-MiB allocation per fetch costs
+	 * a page fault per page and fragments the allocator's per-thread arenas, which makes
+	 * the resident size grow well past the capacity. */
+	pthread_mutex_t spare_lock;
+	void *spare_blocks[BCACHE_SPARE_BLOCKS]; /* block_size bytes each */
+	size_t nspare_blocks;
+	void *spare_runs[BCACHE_SPARE_RUNS]; /* run buffers, spare_run_size[i] bytes */
+	size_t spare_run_size[BCACHE_SPARE_RUNS];
+	size_t nspare_runs;
 };
 
 /* One block of a read. */
@@ -167,13 +182,77 @@ static bool bcache_make_room(struct bcache *bc, size_t len, struct bcache_list *
 	return true;
 }
 
-static void bcache_free_blocks(struct bcache_list *list)
+/* A buffer for a block of len bytes: a spare one when the block is full-sized. */
+static void *bcache_data_alloc(struct bcache *bc, size_t len)
+{
+	void *p = NULL;
+
+	if (len == bc->block_size) {
+		pthread_mutex_lock(&bc->spare_lock);
+		if (bc->nspare_blocks > 0)
+			p = bc->spare_blocks[--bc->nspare_blocks];
+		pthread_mutex_unlock(&bc->spare_lock);
+	}
+	return p ? p : malloc(len);
+}
+
+static void bcache_data_free(struct bcache *bc, void *p, size_t len)
+{
+	if (p && len == bc->block_size) {
+		pthread_mutex_lock(&bc->spare_lock);
+		if (bc->nspare_blocks < BCACHE_SPARE_BLOCKS) {
+			bc->spare_blocks[bc->nspare_blocks++] = p;
+			p = NULL;
+		}
+		pthread_mutex_unlock(&bc->spare_lock);
+	}
+	free(p);
+}
+
+/* A contiguous buffer of at least len bytes for a multi-block fetch; *size gets its size. */
+static void *bcache_run_alloc(struct bcache *bc, size_t len, size_t *size)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&bc->spare_lock);
+	for (size_t i = 0; i < bc->nspare_runs; i++) {
+		if (bc->spare_run_size[i] >= len) {
+			p = bc->spare_runs[i];
+			*size = bc->spare_run_size[i];
+			bc->nspare_runs--;
+			bc->spare_runs[i] = bc->spare_runs[bc->nspare_runs];
+			bc->spare_run_size[i] = bc->spare_run_size[bc->nspare_runs];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&bc->spare_lock);
+	if (!p) {
+		*size = len;
+		p = malloc(len);
+	}
+	return p;
+}
+
+static void bcache_run_free(struct bcache *bc, void *p, size_t size)
+{
+	pthread_mutex_lock(&bc->spare_lock);
+	if (p && bc->nspare_runs < BCACHE_SPARE_RUNS &&
+	    size <= BCACHE_SPARE_RUN_BLOCKS * bc->block_size) {
+		bc->spare_runs[bc->nspare_runs] = p;
+		bc->spare_run_size[bc->nspare_runs++] = size;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&bc->spare_lock);
+	free(p);
+}
+
+static void bcache_free_blocks(struct bcache *bc, struct bcache_list *list)
 {
 	struct bcache_block *b;
 
 	while ((b = TAILQ_FIRST(list))) {
 		TAILQ_REMOVE(list, b, lru);
-		free(b->data);
+		bcache_data_free(bc, b->data, b->len);
 		free(b);
 	}
 }
@@ -231,14 +310,14 @@ static int bcache_fill_run(struct bcache *bc, struct bcache_req *rq, size_t i, s
 {
 	uint64_t start = (rq->first + i) * bc->block_size;
 	unsigned char *buf = NULL;
-	size_t total = 0;
+	size_t total = 0, buf_size = 0;
 	ssize_t n;
 	int rc = 0;
 
 	for (size_t k = i; k < j; k++) {
 		struct bcache_block *b = rq->slots[k].b;
 
-		b->data = malloc(b->len);
+		b->data = bcache_data_alloc(bc, b->len);
 		if (!b->data) {
 			rc = -ENOMEM;
 			goto out;
@@ -246,7 +325,7 @@ static int bcache_fill_run(struct bcache *bc, struct bcache_req *rq, size_t i, s
 		total += b->len;
 	}
 	/* A single block is fetched in place; a longer run needs contiguous room first. */
-	buf = j - i == 1 ? rq->slots[i].b->data : malloc(total);
+	buf = j - i == 1 ? rq->slots[i].b->data : bcache_run_alloc(bc, total, &buf_size);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out;
@@ -276,7 +355,7 @@ static int bcache_fill_run(struct bcache *bc, struct bcache_req *rq, size_t i, s
 	}
 out:
 	if (j - i > 1)
-		free(buf);
+		bcache_run_free(bc, buf, buf_size);
 	return rc;
 }
 
@@ -412,6 +491,11 @@ struct bcache *bcache_new(size_t block_size, size_t capacity_bytes)
 	err = pthread_cond_init(&bc->filled, NULL);
 	if (err)
 		goto fail;
+	err = pthread_mutex_init(&bc->spare_lock, NULL);
+	if (err) {
+		pthread_cond_destroy(&bc->filled);
+		goto fail;
+	}
 	return bc;
 
 fail:
@@ -438,8 +522,13 @@ void bcache_free(struct bcache *bc)
 		free(b->data);
 		free(b);
 	}
+	for (size_t i = 0; i < bc->nspare_blocks; i++)
+		free(bc->spare_blocks[i]);
+	for (size_t i = 0; i < bc->nspare_runs; i++)
+		free(bc->spare_runs[i]);
 	htable_free(&bc->table);
 	pthread_cond_destroy(&bc->filled);
+	pthread_mutex_destroy(&bc->spare_lock);
 	pthread_mutex_destroy(&bc->lock);
 	free(bc);
 }
@@ -477,7 +566,7 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 	rc = bcache_pin(bc, &rq, object_size);
 	pthread_mutex_unlock(&bc->lock);
 	/* Evicted blocks are freed outside the lock: freeing a large buffer may unmap memory. */
-	bcache_free_blocks(&rq.doomed);
+	bcache_free_blocks(bc, &rq.doomed);
 
 	if (!rc)
 		bcache_fill(bc, &rq, fetch, arg);
@@ -492,7 +581,7 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 	pthread_mutex_lock(&bc->lock);
 	bcache_unpin(bc, &rq);
 	pthread_mutex_unlock(&bc->lock);
-	bcache_free_blocks(&rq.doomed);
+	bcache_free_blocks(bc, &rq.doomed);
 	free(rq.slots);
 	return rc ? rc : (ssize_t)len;
 }
@@ -515,7 +604,7 @@ void bcache_invalidate(struct bcache *bc, const char *object)
 			TAILQ_INSERT_TAIL(&doomed, b, lru);
 	}
 	pthread_mutex_unlock(&bc->lock);
-	bcache_free_blocks(&doomed);
+	bcache_free_blocks(bc, &doomed);
 }
 
 void bcache_get_stats(struct bcache *bc, struct bcache_stats *out)
