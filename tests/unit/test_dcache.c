@@ -101,6 +101,20 @@ static char *make_tmpdir(void)
 	return d;
 }
 
+/* Removes a directory made by make_tmpdir() and frees its name. */
+static void remove_tmpdir(char *dir)
+{
+	rm_tree(dir);
+	free(dir);
+}
+
+/* The end of most tests: close the cache, then remove its directory. */
+static void close_and_remove(struct dcache *dc, char *dir)
+{
+	dcache_free(dc);
+	remove_tmpdir(dir);
+}
+
 static struct dcache *open_cache(const char *dir, uint64_t max, uint64_t min_free)
 {
 	char why[256] = "";
@@ -267,8 +281,7 @@ static void test_new_rejects_bad_arguments_with_a_reason(void)
 	/* No why buffer is fine too. */
 	CHECK(dcache_new(path, BS, BIG, 0, NULL, 0) == NULL);
 	dcache_free(NULL);
-	rm_tree(dir);
-	free(dir);
+	remove_tmpdir(dir);
 }
 
 static void test_blocks_come_back_byte_identical_at_every_alignment(void)
@@ -302,9 +315,7 @@ static void test_blocks_come_back_byte_identical_at_every_alignment(void)
 	CHECK(atomic_load(&f.bad_range) == 0);
 	CHECK(stats(dc).corrupt == 0);
 	CHECK(count_files(dir) == 11);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_second_fetch_of_same_range_makes_no_inner_call(void)
@@ -323,9 +334,7 @@ static void test_second_fetch_of_same_range_makes_no_inner_call(void)
 	CHECK(read_ok(dc, &f, "obj", 1, 2 * BS, 2 * BS));
 	CHECK(atomic_load(&f.calls) == 1);
 	CHECK(stats(dc).hits == 7);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_each_run_of_missing_blocks_is_one_inner_call(void)
@@ -344,9 +353,7 @@ static void test_each_run_of_missing_blocks_is_one_inner_call(void)
 	CHECK(atomic_load(&f.bytes) == 8 * BS);
 	CHECK(stats(dc).hits == 2);
 	CHECK(atomic_load(&f.bad_range) == 0);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 /* Block files are named by hashes of their key. Caches written by earlier runs must stay
@@ -432,9 +439,7 @@ static void test_block_file_written_by_hand_is_served(void)
 	CHECK(atomic_load(&f.calls) == 0);
 	CHECK(stats(dc).hits == 1);
 	CHECK(stats(dc).corrupt == 0);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_blocks_survive_remount(void)
@@ -458,9 +463,7 @@ static void test_blocks_survive_remount(void)
 	CHECK(atomic_load(&f.calls) == 2);
 	CHECK(stats(dc).hits == 21 + 2);
 	CHECK(stats(dc).misses == 0);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_short_last_block_marks_the_end_of_the_object(void)
@@ -485,9 +488,7 @@ static void test_short_last_block_marks_the_end_of_the_object(void)
 	CHECK(dcache_fetch(dc, "obj", 1, 4 * BS, 2 * BS, buf, fake_fetch, &f) == 0);
 	CHECK(atomic_load(&f.calls) == 2);
 	CHECK(stats(dc).stores == 4);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_inner_error_propagates_and_stores_nothing(void)
@@ -505,9 +506,7 @@ static void test_inner_error_propagates_and_stores_nothing(void)
 	CHECK(read_ok(dc, &f, "obj", 1, 0, sizeof(buf)));
 	CHECK(stats(dc).stores == 3);
 	CHECK(dcache_fetch(dc, "obj", 1, 5, BS, buf, fake_fetch, &f) == -EINVAL);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void check_damage_is_refetched(void (*damage)(const char *path))
@@ -537,9 +536,7 @@ static void check_damage_is_refetched(void (*damage)(const char *path))
 	CHECK(stats(dc).corrupt == 1);
 	CHECK(atomic_load(&f.calls) == 3);
 	CHECK(count_files(dir) == 4);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void flip_last_data_byte(const char *path)
@@ -612,9 +609,7 @@ static void test_file_holding_another_key_is_a_miss_not_damage(void)
 	CHECK(stats(dc).corrupt == 0);
 	CHECK(read_ok(dc, &f, "obj", 1, 0, 2 * BS));
 	CHECK(atomic_load(&f.calls) == 2);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_different_generation_misses(void)
@@ -632,9 +627,7 @@ static void test_different_generation_misses(void)
 	/* Same generation and offset, another object (or bucket prefix). */
 	CHECK(read_ok(dc, &f, "obj2", 1, 0, 2 * BS));
 	CHECK(atomic_load(&f.calls) == 3);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_size_bound_holds_and_evicts_least_recently_used(void)
@@ -660,9 +653,7 @@ static void test_size_bound_holds_and_evicts_least_recently_used(void)
 	CHECK(atomic_load(&f.calls) == 4);
 	CHECK(block_ok(dc, &f, "obj", 1, 1));
 	CHECK(atomic_load(&f.calls) == 5);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_size_bound_holds_under_many_reads(void)
@@ -690,9 +681,7 @@ static void test_size_bound_holds_under_many_reads(void)
 	CHECK(stats(dc).evictions > 0);
 	CHECK(stats(dc).hits > 0);
 	CHECK(count_files(dir) <= 8);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void set_mtime(const char *path, time_t t)
@@ -725,9 +714,7 @@ static void test_lru_order_survives_remount_through_mtimes(void)
 	CHECK(atomic_load(&f.calls) == 2);
 	CHECK(block_ok(dc, &f, "obj", 1, 1));
 	CHECK(atomic_load(&f.calls) == 3);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_hit_refreshes_an_old_mtime(void)
@@ -748,9 +735,7 @@ static void test_hit_refreshes_an_old_mtime(void)
 	CHECK(block_ok(dc, &f, "obj", 1, 0));
 	CHECK(stat(path, &st) == 0);
 	CHECK(st.st_mtime >= now - 5);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_lower_limit_at_open_evicts_oldest_blocks(void)
@@ -771,9 +756,7 @@ static void test_lower_limit_at_open_evicts_oldest_blocks(void)
 	CHECK(count_files(dir) == 2);
 	CHECK(read_ok(dc, &f, "obj", 1, 0, 2 * BS));
 	CHECK(atomic_load(&f.calls) == 1);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_store_failures_do_not_fail_reads(void)
@@ -796,9 +779,7 @@ static void test_store_failures_do_not_fail_reads(void)
 	CHECK(stats(dc).store_errors == 22);
 	CHECK(stats(dc).stores == 0);
 	CHECK(stats(dc).bytes_on_disk == 0);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_stores_that_cannot_make_room_are_skipped(void)
@@ -820,9 +801,7 @@ static void test_stores_that_cannot_make_room_are_skipped(void)
 	dc = open_cache(dir, 0, 0);
 	CHECK(read_ok(dc, &f, "obj", 1, 0, 4 * BS));
 	CHECK(count_files(dir) == 0);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_removed_subdirectory_is_made_again(void)
@@ -841,9 +820,7 @@ static void test_removed_subdirectory_is_made_again(void)
 	CHECK(stats(dc).stores == 4);
 	CHECK(read_ok(dc, &f, "obj", 1, 0, 4 * BS));
 	CHECK(atomic_load(&f.calls) == 1);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_crash_leftovers_and_foreign_files_are_deleted_at_open(void)
@@ -877,9 +854,7 @@ static void test_crash_leftovers_and_foreign_files_are_deleted_at_open(void)
 	CHECK(stats(dc).bytes_on_disk == 2 * file_size("obj", BS));
 	CHECK(read_ok(dc, &f, "obj", 1, 0, 2 * BS));
 	CHECK(atomic_load(&f.calls) == 1);
-	dcache_free(dc);
-	rm_tree(dir);
-	free(dir);
+	close_and_remove(dc, dir);
 }
 
 static void test_temp_files_are_left_alone_while_another_cache_uses_the_dir(void)
@@ -897,8 +872,7 @@ static void test_temp_files_are_left_alone_while_another_cache_uses_the_dir(void
 	b = open_cache(dir, BIG, 0);
 	CHECK(!exists(tmp));
 	dcache_free(b);
-	rm_tree(dir);
-	free(dir);
+	remove_tmpdir(dir);
 }
 
 static void test_block_evicted_by_another_cache_is_a_plain_miss(void)
@@ -926,8 +900,7 @@ static void test_block_evicted_by_another_cache_is_a_plain_miss(void)
 	CHECK(atomic_load(&f.calls) == 3);
 	dcache_free(a);
 	dcache_free(b);
-	rm_tree(dir);
-	free(dir);
+	remove_tmpdir(dir);
 }
 
 static void test_layer_stacks_under_the_memory_cache(void)
@@ -977,8 +950,7 @@ static void test_layer_stacks_under_the_memory_cache(void)
 	CHECK(bad == 0);
 	CHECK(atomic_load(&f.calls) == 0);
 	CHECK(atomic_load(&f.bad_range) == 0);
-	rm_tree(dir);
-	free(dir);
+	remove_tmpdir(dir);
 }
 
 struct reader {
@@ -1039,8 +1011,7 @@ static void test_concurrent_readers_of_two_caches_on_one_dir_get_correct_bytes(v
 	CHECK(atomic_load(&f.bad_range) == 0);
 	dcache_free(a);
 	dcache_free(b);
-	rm_tree(dir);
-	free(dir);
+	remove_tmpdir(dir);
 }
 
 static uint64_t fs_avail(const char *dir)
