@@ -410,32 +410,36 @@ void fnode_stream_stop(struct gmfs *fs, struct fnode *n)
 	n->sent = 0;
 }
 
-/* The metadata of a streamed object is fixed when its session starts: no mtime then (the
- * object's own update time, at the last close, stands for it). */
-static size_t stream_metadata(struct fnode *n, struct gcs_kv *kv, char *mode, char *uid, char *gid)
-{
-	size_t nkv = 0;
+/* The POSIX metadata a node's upload stores: its mtime (or, with no_mtime, a deletion of any
+ * inherited one) and the mode, uid and gid set on it. The strings live in the struct. */
+struct node_metadata {
+	struct gcs_kv kv[4];
+	size_t n;
+	char mtime[24], mode[8], uid[16], gid[16];
+};
 
-	kv[nkv++] = (struct gcs_kv){"goog-reserved-file-mtime", NULL};
+static void node_metadata(const struct fnode *n, int no_mtime, struct node_metadata *m)
+{
+	m->n = 0;
+	snprintf(m->mtime, sizeof(m->mtime), "%lld", (long long)n->mtime.tv_sec);
+	m->kv[m->n++] = (struct gcs_kv){"goog-reserved-file-mtime", no_mtime ? NULL : m->mtime};
 	if (n->mode_set) {
-		snprintf(mode, 8, "%03o", (unsigned)(n->mode & 0777));
-		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-mode", mode};
+		snprintf(m->mode, sizeof(m->mode), "%03o", (unsigned)(n->mode & 0777));
+		m->kv[m->n++] = (struct gcs_kv){"goog-reserved-posix-mode", m->mode};
 	}
 	if (n->uid_set) {
-		snprintf(uid, 16, "%u", (unsigned)n->uid);
-		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-uid", uid};
+		snprintf(m->uid, sizeof(m->uid), "%u", (unsigned)n->uid);
+		m->kv[m->n++] = (struct gcs_kv){"goog-reserved-posix-uid", m->uid};
 	}
 	if (n->gid_set) {
-		snprintf(gid, 16, "%u", (unsigned)n->gid);
-		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-gid", gid};
+		snprintf(m->gid, sizeof(m->gid), "%u", (unsigned)n->gid);
+		m->kv[m->n++] = (struct gcs_kv){"goog-reserved-posix-gid", m->gid};
 	}
-	return nkv;
 }
 
 void fnode_stream_append(struct gmfs *fs, struct fnode *n, const void *buf, size_t len)
 {
-	char mode[8], uid[16], gid[16];
-	struct gcs_kv kv[4];
+	struct node_metadata md;
 	int rc = 0;
 
 	n->stream_crc = crc32c_update(n->stream_crc, buf, len);
@@ -443,12 +447,15 @@ void fnode_stream_append(struct gmfs *fs, struct fnode *n, const void *buf, size
 	if (!fs->chunk_size || n->size - n->sent <= fs->chunk_size)
 		return;
 	if (!n->session) {
+		/* A streamed object's metadata is fixed when its session starts: no mtime then
+		 * (the object's own update time, at the last close, stands for it). */
+		node_metadata(n, 1, &md);
 		struct gcs_put put = {
 			.name = n->path,
 			.content_type = n->content_type,
 			.keep_metadata_json = n->keep_metadata_json,
-			.metadata = kv,
-			.n_metadata = stream_metadata(n, kv, mode, uid, gid),
+			.metadata = md.kv,
+			.n_metadata = md.n,
 			.if_generation = n->generation,
 		};
 		rc = gcs_session_start(fs->gcs, &put, 0, &n->session);
@@ -509,9 +516,6 @@ static void keep_for_user(struct gmfs *fs, struct fnode *n, const char *why)
 
 int fnode_upload(struct gmfs *fs, struct fnode *n, int final)
 {
-	char mtime[24], mode[8], uid[16], gid[16];
-	struct gcs_kv kv[4];
-	size_t nkv = 0;
 	struct gcs_object obj = {0};
 	uint32_t crc;
 	int rc;
@@ -535,20 +539,8 @@ int fnode_upload(struct gmfs *fs, struct fnode *n, int final)
 	if (rc)
 		goto failed;
 
-	snprintf(mtime, sizeof(mtime), "%lld", (long long)n->mtime.tv_sec);
-	kv[nkv++] = (struct gcs_kv){"goog-reserved-file-mtime", mtime};
-	if (n->mode_set) {
-		snprintf(mode, sizeof(mode), "%03o", (unsigned)(n->mode & 0777));
-		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-mode", mode};
-	}
-	if (n->uid_set) {
-		snprintf(uid, sizeof(uid), "%u", (unsigned)n->uid);
-		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-uid", uid};
-	}
-	if (n->gid_set) {
-		snprintf(gid, sizeof(gid), "%u", (unsigned)n->gid);
-		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-gid", gid};
-	}
+	struct node_metadata md;
+	node_metadata(n, 0, &md);
 	struct gcs_put put = {
 		.name = n->path,
 		.fd = n->fd,
@@ -556,8 +548,8 @@ int fnode_upload(struct gmfs *fs, struct fnode *n, int final)
 		.crc32c = crc,
 		.content_type = n->content_type,
 		.keep_metadata_json = n->keep_metadata_json,
-		.metadata = kv,
-		.n_metadata = nkv,
+		.metadata = md.kv,
+		.n_metadata = md.n,
 		.if_generation = n->generation,
 		.chunk_size = fs->chunk_size,
 	};
