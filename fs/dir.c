@@ -9,6 +9,7 @@
 #include "fs/dir.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,10 +142,76 @@ static void drop_implicit(struct dirlist *l)
 	l->n = out;
 }
 
-int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
-		  int implicit_dirs, struct dirlist *out)
+/* Adds one page's items and prefixes to out. */
+static int add_page(struct dirlist *out, const struct gcs_list_page *page, const char *prefix,
+		    const struct iattr_defaults *d)
 {
-	return dirlist_fetch_pages(gcs, dirpath, d, implicit_dirs, 0, out);
+	size_t plen = strlen(prefix);
+	int rc;
+
+	for (size_t i = 0; i < page->n_items; i++) {
+		const struct gcs_object *o = &page->items[i];
+		const char *rel = o->name + plen;
+		size_t len;
+		int is_dir;
+
+		if (strncmp(o->name, prefix, plen) != 0)
+			continue; /* not ours; a server bug, but never show it */
+		len = strlen(rel);
+		if (len == 0)
+			continue; /* this directory's own placeholder */
+		is_dir = rel[len - 1] == '/';
+		if (is_dir)
+			len--;
+		if (!dir_name_showable(rel, len)) {
+			out->skipped++;
+			continue;
+		}
+		struct dirlist_entry *e = add_entry(out, rel, len);
+		if (!e)
+			return -ENOMEM;
+		e->is_dir = is_dir;
+		rc = iattr_from_object(&e->attr, o, is_dir, d);
+		if (rc)
+			return rc;
+		/* A placeholder's generation marks that the attributes are its own. */
+		if (is_dir)
+			e->attr.generation = o->generation;
+	}
+	for (size_t i = 0; i < page->n_prefixes; i++) {
+		const char *p = page->prefixes[i];
+		size_t len = strlen(p);
+
+		if (len <= plen || strncmp(p, prefix, plen) != 0)
+			continue;
+		len -= plen + 1; /* drop the prefix and the trailing '/' */
+		if (!dir_name_showable(p + plen, len)) {
+			out->skipped++;
+			continue;
+		}
+		struct dirlist_entry *e = add_entry(out, p + plen, len);
+		if (!e)
+			return -ENOMEM;
+		e->is_dir = 1;
+		rc = iattr_from_object(&e->attr, NULL, 1, d);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Sorting, merging and, without implicit directories, dropping prefixes without placeholder. */
+static void finish(struct dirlist *out, int implicit_dirs)
+{
+	dirlist_sort(out);
+	if (!implicit_dirs)
+		drop_implicit(out);
+}
+
+static char *listing_prefix(const char *dirpath)
+{
+	/* dir_join("a", "") gives "a/": the listing prefix of directory "a". */
+	return *dirpath ? dir_join(dirpath, "") : strdup("");
 }
 
 int dirlist_fetch_pages(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
@@ -152,79 +219,28 @@ int dirlist_fetch_pages(struct gcs_client *gcs, const char *dirpath, const struc
 {
 	int pages = 0;
 	struct gcs_list_page page = {0};
-	char *prefix = *dirpath ? dir_join(dirpath, "") : strdup("");
+	char *prefix = listing_prefix(dirpath);
 	char *token = NULL;
 	int rc = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
-	/* dir_join("a", "") gives "a/": the listing prefix of directory "a". */
 	if (!prefix)
 		goto out;
-	size_t plen = strlen(prefix);
-
 	do {
 		struct gcs_list_query q = {.prefix = prefix, .delimiter = "/", .page_token = token};
 
 		rc = gcs_list(gcs, &q, &page);
+		if (!rc)
+			rc = add_page(out, &page, prefix, d);
 		if (rc)
 			goto out;
-		for (size_t i = 0; i < page.n_items; i++) {
-			const struct gcs_object *o = &page.items[i];
-			const char *rel = o->name + plen;
-			size_t len = strlen(rel);
-			int is_dir = len > 0 && rel[len - 1] == '/';
-
-			if (strncmp(o->name, prefix, plen) != 0)
-				continue; /* not ours; a server bug, but never show it */
-			if (len == 0)
-				continue; /* this directory's own placeholder */
-			if (is_dir)
-				len--;
-			if (!dir_name_showable(rel, len)) {
-				out->skipped++;
-				continue;
-			}
-			struct dirlist_entry *e = add_entry(out, rel, len);
-			rc = -ENOMEM;
-			if (!e)
-				goto out;
-			e->is_dir = is_dir;
-			rc = iattr_from_object(&e->attr, o, is_dir, d);
-			if (rc)
-				goto out;
-			/* A placeholder's generation marks that the attributes are its own. */
-			if (is_dir)
-				e->attr.generation = o->generation;
-		}
-		for (size_t i = 0; i < page.n_prefixes; i++) {
-			const char *p = page.prefixes[i];
-			size_t len = strlen(p);
-
-			if (len <= plen || strncmp(p, prefix, plen) != 0)
-				continue;
-			len -= plen + 1; /* drop the prefix and the trailing '/' */
-			if (!dir_name_showable(p + plen, len)) {
-				out->skipped++;
-				continue;
-			}
-			struct dirlist_entry *e = add_entry(out, p + plen, len);
-			rc = -ENOMEM;
-			if (!e)
-				goto out;
-			e->is_dir = 1;
-			rc = iattr_from_object(&e->attr, NULL, 1, d);
-			if (rc)
-				goto out;
-		}
 		free(token);
 		token = page.next_page_token;
 		page.next_page_token = NULL;
 		gcs_list_page_clear(&page);
 	} while (token && (max_pages == 0 || ++pages < max_pages));
 	out->complete = token == NULL;
-	dirlist_sort(out);
-	if (!implicit_dirs)
-		drop_implicit(out);
+	finish(out, implicit_dirs);
 	rc = 0;
 out:
 	gcs_list_page_clear(&page);
@@ -233,4 +249,258 @@ out:
 	if (rc)
 		dirlist_clear(out);
 	return rc;
+}
+
+/* Characters that names commonly count through, in order. */
+static const char *const name_classes[] = {"0123456789", "abcdefghijklmnopqrstuvwxyz",
+					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"};
+
+static const char *successors(char ch)
+{
+	for (size_t i = 0; i < sizeof(name_classes) / sizeof(name_classes[0]); i++) {
+		const char *at = strchr(name_classes[i], ch);
+
+		if (ch && at)
+			return at + 1;
+	}
+	return "";
+}
+
+size_t dir_split_points(const char *first, const char *last, const char *end, size_t plen,
+			char **out, size_t max)
+{
+	size_t llen = strlen(last), c = 0, n = 0;
+
+	while (first[c] && first[c] == last[c])
+		c++;
+	if (llen == 0)
+		return 0;
+	/* A page varies from position c on: the next names most likely go on at c, counting past
+	 * the page's last character there, or once that runs out, one position further left. */
+	for (size_t p = c < llen ? c : llen - 1; p + 1 > plen; p--) {
+		const char *next = successors(last[p]);
+
+		for (; *next && n < max; next++) {
+			char *b = malloc(p + 2);
+
+			if (!b)
+				break;
+			memcpy(b, last, p);
+			b[p] = *next;
+			b[p + 1] = '\0';
+			if (end && strcmp(b, end) >= 0) {
+				free(b);
+				break;
+			}
+			out[n++] = b;
+		}
+		if (n > 0 || p == 0)
+			break;
+	}
+	return n;
+}
+
+/* A parallel listing: a queue of key ranges [start, end), each read page by page by a few
+ * workers. The first page of a range tells where its names lie; when more follow, the rest
+ * of the range is split at guessed points (dir_split_points()) so that the pieces are read at
+ * once. A guess that lands past the last name costs one empty page. */
+struct lrange {
+	char *start, *end, *token; /* NULL: from the beginning, to the end, first page */
+	struct lrange *next;
+};
+
+struct plist {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct lrange *queue;
+	int busy, rc;
+	struct gcs_client *gcs;
+	const char *prefix;
+	const struct iattr_defaults *d;
+	struct dirlist *out;
+};
+
+#define SPLIT_MAX 26
+
+static void lrange_free(struct lrange *r)
+{
+	free(r->start);
+	free(r->end);
+	free(r->token);
+	free(r);
+}
+
+static struct lrange *lrange_new(const char *start, const char *end)
+{
+	struct lrange *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->start = start ? strdup(start) : NULL;
+	r->end = end ? strdup(end) : NULL;
+	if ((start && !r->start) || (end && !r->end)) {
+		lrange_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* The smallest and the largest name of a page (items and prefixes are each sorted). */
+static void page_bounds(const struct gcs_list_page *pg, const char **lo, const char **hi)
+{
+	*lo = *hi = NULL;
+	if (pg->n_items) {
+		*lo = pg->items[0].name;
+		*hi = pg->items[pg->n_items - 1].name;
+	}
+	if (pg->n_prefixes) {
+		const char *a = pg->prefixes[0], *b = pg->prefixes[pg->n_prefixes - 1];
+
+		if (!*lo || strcmp(a, *lo) < 0)
+			*lo = a;
+		if (!*hi || strcmp(b, *hi) > 0)
+			*hi = b;
+	}
+}
+
+/* Replaces range r, whose first page ended at last, by pieces; called with the lock held.
+ * Returns 0 when r should rather go on with its page token. */
+static int split_range(struct plist *pl, struct lrange *r, const char *first, const char *last)
+{
+	char *points[SPLIT_MAX];
+	size_t n = dir_split_points(first, last, r->end, strlen(pl->prefix), points, SPLIT_MAX);
+	struct lrange *pieces = NULL, **tail = &pieces;
+	int ok = n > 0;
+
+	/* [last, p0), [p0, p1), ..., [pn-1, end): last itself comes again, and merges. */
+	for (size_t i = 0; ok && i <= n; i++) {
+		struct lrange *piece = lrange_new(i ? points[i - 1] : last, i < n ? points[i] : r->end);
+
+		if (!piece)
+			ok = 0;
+		else {
+			*tail = piece;
+			tail = &piece->next;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(points[i]);
+	if (!ok) {
+		while (pieces) {
+			struct lrange *next = pieces->next;
+			lrange_free(pieces);
+			pieces = next;
+		}
+		return 0;
+	}
+	*tail = pl->queue;
+	pl->queue = pieces;
+	lrange_free(r);
+	return 1;
+}
+
+static void *plist_worker(void *arg)
+{
+	struct plist *pl = arg;
+
+	pthread_mutex_lock(&pl->lock);
+	for (;;) {
+		struct gcs_list_page page = {0};
+		struct lrange *r;
+		int rc;
+
+		while (!pl->queue && pl->busy && !pl->rc)
+			pthread_cond_wait(&pl->changed, &pl->lock);
+		if (pl->rc || !pl->queue)
+			break;
+		r = pl->queue;
+		pl->queue = r->next;
+		pl->busy++;
+		pthread_mutex_unlock(&pl->lock);
+
+		struct gcs_list_query q = {.prefix = pl->prefix,
+					   .delimiter = "/",
+					   .page_token = r->token,
+					   .start_offset = r->start,
+					   .end_offset = r->end};
+		rc = gcs_list(pl->gcs, &q, &page);
+
+		pthread_mutex_lock(&pl->lock);
+		if (!rc)
+			rc = add_page(pl->out, &page, pl->prefix, pl->d);
+		if (rc) {
+			if (!pl->rc)
+				pl->rc = rc;
+			lrange_free(r);
+		} else if (!page.next_page_token) {
+			lrange_free(r); /* this range is done */
+		} else {
+			const char *lo, *hi;
+			int first_page = r->token == NULL;
+
+			page_bounds(&page, &lo, &hi);
+			if (!first_page || !lo || !split_range(pl, r, lo, hi)) {
+				free(r->token);
+				r->token = page.next_page_token;
+				page.next_page_token = NULL;
+				r->next = pl->queue;
+				pl->queue = r;
+			}
+		}
+		pl->busy--;
+		pthread_cond_broadcast(&pl->changed);
+		pthread_mutex_unlock(&pl->lock);
+		gcs_list_page_clear(&page);
+		pthread_mutex_lock(&pl->lock);
+	}
+	pthread_cond_broadcast(&pl->changed);
+	pthread_mutex_unlock(&pl->lock);
+	return NULL;
+}
+
+int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iattr_defaults *d,
+		  int implicit_dirs, int parallel, struct dirlist *out)
+{
+	struct plist pl = {.gcs = gcs, .d = d, .out = out};
+	pthread_t threads[DIRLIST_PARALLEL_MAX];
+	int started = 0;
+	char *prefix;
+
+	if (parallel <= 1)
+		return dirlist_fetch_pages(gcs, dirpath, d, implicit_dirs, 0, out);
+	if (parallel > DIRLIST_PARALLEL_MAX)
+		parallel = DIRLIST_PARALLEL_MAX;
+	memset(out, 0, sizeof(*out));
+	prefix = listing_prefix(dirpath);
+	pl.queue = lrange_new(NULL, NULL);
+	if (!prefix || !pl.queue) {
+		free(prefix);
+		free(pl.queue);
+		return -ENOMEM;
+	}
+	pl.prefix = prefix;
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_cond_init(&pl.changed, NULL);
+	/* The calling thread works too; the others help once a split has given them ranges. */
+	for (; started < parallel - 1; started++)
+		if (pthread_create(&threads[started], NULL, plist_worker, &pl))
+			break;
+	plist_worker(&pl);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	while (pl.queue) {
+		struct lrange *next = pl.queue->next;
+		lrange_free(pl.queue);
+		pl.queue = next;
+	}
+	pthread_cond_destroy(&pl.changed);
+	pthread_mutex_destroy(&pl.lock);
+	free(prefix);
+	if (pl.rc) {
+		dirlist_clear(out);
+		return pl.rc;
+	}
+	out->complete = 1;
+	finish(out, implicit_dirs);
+	return 0;
 }

@@ -38,6 +38,7 @@ struct gmfs {
 	struct stage *stage;
 	int read_only;
 	int implicit_dirs;	 /* prefixes without a placeholder object are directories */
+	int list_parallel;	 /* key ranges of one listing read at once */
 	size_t chunk_size;	 /* resumable upload chunk, a multiple of 256 KiB */
 	size_t rename_dir_limit; /* most objects one directory rename moves */
 	const char *bucket;

@@ -52,6 +52,7 @@ struct config {
 	unsigned long rename_dir_limit;
 	unsigned long max_retries;
 	unsigned long readahead_mb;
+	unsigned long list_parallel;
 	unsigned long metrics_port;
 	char *cache_dir;
 	unsigned long cache_dir_mb;
@@ -118,6 +119,8 @@ static const struct opt_spec opt_table[] = {
 	 "MiB the disk cache leaves free on its filesystem (1024)"},
 	{"readahead_mb", OPT_UINT, CFG(readahead_mb),
 	 "most MiB read ahead of a sequential reader, 0 disables (64)"},
+	{"list_parallel", OPT_UINT, CFG(list_parallel),
+	 "key ranges of a large directory listed at once, 1: page after page (8)"},
 	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
 	{"max_retries", OPT_UINT, CFG(max_retries),
 	 "retries of a failed request, with growing pauses (7)"},
@@ -280,6 +283,10 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 		else if (o->offset == CFG(readahead_mb) && u <= 4096)
 			cfg->readahead_mb = (unsigned long)u;
 		else if (o->offset == CFG(readahead_mb))
+			break;
+		else if (o->offset == CFG(list_parallel) && u >= 1 && u <= DIRLIST_PARALLEL_MAX)
+			cfg->list_parallel = (unsigned long)u;
+		else if (o->offset == CFG(list_parallel))
 			break;
 		else if (o->offset == CFG(max_retries) && u <= 100)
 			cfg->max_retries = (unsigned long)u;
@@ -625,6 +632,7 @@ static int run(struct config *cfg)
 		.stage = stage,
 		.read_only = cfg->read_only,
 		.implicit_dirs = cfg->implicit_dirs,
+		.list_parallel = (int)cfg->list_parallel,
 		.chunk_size = (size_t)cfg->chunk_mb << 20,
 		.rename_dir_limit = cfg->rename_dir_limit,
 		.bucket = cfg->bucket,
@@ -736,6 +744,7 @@ int main(int argc, char **argv)
 		.implicit_dirs = 1,
 		.max_retries = 7,
 		.readahead_mb = 64,
+		.list_parallel = 8,
 		.cache_dir_mb = 4096,
 		.cache_dir_free_mb = 1024,
 		.metadata_timeout = 60,

@@ -635,7 +635,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!is_dir)
 		goto fail;
 	/* Each opendir lists afresh, so `ls` always shows what the bucket holds now. */
-	rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, fs->implicit_dirs, &d->list);
+	rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, fs->implicit_dirs, fs->list_parallel,
+			   &d->list);
 	if (rc)
 		goto fail;
 	struct local_entries le = {fs, d->path, &d->list};

@@ -688,6 +688,10 @@ int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_li
 		rc = gcs_url_add_query(&r.url, "maxResults", maxr);
 	if (!rc && q->page_token)
 		rc = gcs_url_add_query(&r.url, "pageToken", q->page_token);
+	if (!rc && q->start_offset)
+		rc = gcs_url_add_query(&r.url, "startOffset", q->start_offset);
+	if (!rc && q->end_offset)
+		rc = gcs_url_add_query(&r.url, "endOffset", q->end_offset);
 	if (!rc)
 		rc = gcs_url_add_query(&r.url, "fields",
 				       "nextPageToken,prefixes,items(" OBJECT_FIELDS ")");

@@ -69,6 +69,8 @@ struct gcs_list_query {
 	const char *delimiter;	/* NULL for a flat listing */
 	const char *page_token; /* NULL for the first page */
 	int max_results;	/* 0: the server's maximum (1000) */
+	const char *start_offset; /* names from this one on, or NULL */
+	const char *end_offset;	  /* names before this one, or NULL */
 };
 /* One page of objects.list; the caller loops on out->next_page_token. */
 int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_list_page *out);

@@ -9,6 +9,7 @@ from the Host the client used, because clients (rclone) download through
 
 import base64
 import email.utils
+import functools
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -17,7 +18,9 @@ from . import crc32c
 PROJECT_NUMBER = "123456789012"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def rfc3339(us):
+    # Cached: every listing renders the stamps of all the objects it shows again.
     stamp = datetime.fromtimestamp(us // 1_000_000, tz=timezone.utc)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % ((us // 1000) % 1000)
 
@@ -38,6 +41,7 @@ def _varint(value):
             return bytes(out)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def json_etag(generation, metageneration):
     """The JSON API etag: base64 of a small protobuf {1: generation, 2: metageneration}."""
     raw = b"\x08" + _varint(generation) + b"\x10" + _varint(metageneration)
@@ -81,10 +85,11 @@ def object_resource(obj, base_url):
     if obj.component_count is not None:
         res["componentCount"] = obj.component_count
     res["etag"] = json_etag(obj.generation, obj.metageneration)
-    res["timeCreated"] = rfc3339(obj.time_created)
+    created = rfc3339(obj.time_created)
+    res["timeCreated"] = created
     res["updated"] = rfc3339(obj.updated)
-    res["timeStorageClassUpdated"] = rfc3339(obj.time_created)
-    res["timeFinalized"] = rfc3339(obj.time_created)
+    res["timeStorageClassUpdated"] = created
+    res["timeFinalized"] = created
     if "metadata" in obj.meta:
         res["metadata"] = dict(obj.meta["metadata"])
     return res

@@ -13,12 +13,28 @@ def requests(fakegcs):
 def test_ls_l_makes_one_list_per_thousand_entries_and_nothing_per_entry(fakegcs, mount):
     for i in range(2500):
         fakegcs.put(BUCKET, f"big/f{i:05d}", b"abc")
-    m = mount()
+    m = mount(args=["-o", "list_parallel=1"])
     os.listdir(m.path)  # the parent's listing makes "big" known
     fakegcs.clear_log()
     out = subprocess.run(["ls", "-l", m.p("big")], check=True, capture_output=True).stdout
     assert len(out.splitlines()) == 2501  # "total" and 2,500 entries
     assert requests(fakegcs) == ["objects.list"] * 3
+
+
+def test_parallel_ls_l_lists_key_ranges_and_makes_nothing_per_entry(fakegcs, mount):
+    for i in range(2500):
+        fakegcs.put(BUCKET, f"big/f{i:05d}", b"abc")
+    m = mount()
+    os.listdir(m.path)
+    fakegcs.clear_log()
+    out = subprocess.run(["ls", "-l", m.p("big")], check=True, capture_output=True).stdout
+    assert len(out.splitlines()) == 2501
+    log = fakegcs.log()
+    assert {e["op"] for e in log} == {"objects.list"}
+    # The first page, then the rest split where "f00999" suggests the next pages begin
+    # ("f01", "f02", ...): one range per guessed point, each point a list request.
+    starts = sorted(e["query"].get("startOffset", "") for e in log)
+    assert starts == ["", "big/f00999"] + [f"big/f0{d}" for d in range(1, 10)]
 
 
 def test_stat_after_a_listing_makes_no_request(fakegcs, mount):
