@@ -41,6 +41,7 @@ struct config {
 	char *billing_project;
 	char *ca_file;
 	int anonymous;
+	int http2;
 	double metadata_timeout;
 	char *log_file;
 	int log_level;
@@ -119,6 +120,8 @@ static const struct opt_spec opt_table[] = {
 	{"readahead_mb", OPT_UINT, CFG(readahead_mb),
 	 "most MiB read ahead of a sequential reader, 0 disables (64)"},
 	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
+	{"http2", OPT_FLAG, CFG(http2),
+	 "speak HTTP/2 (negotiated over https, cleartext h2c over http)"},
 	{"max_retries", OPT_UINT, CFG(max_retries),
 	 "retries of a failed request, with growing pauses (7)"},
 	{"metrics_port", OPT_UINT, CFG(metrics_port),
@@ -553,6 +556,7 @@ static int run(struct config *cfg)
 	gopts.max_attempts = (int)cfg->max_retries + 1;
 	gopts.ca_file = cfg->ca_file;
 	gopts.user_project = cfg->billing_project;
+	gopts.http2 = cfg->http2;
 	gcs = gcs_client_new(&gopts);
 	if (!gcs)
 		goto nomem;
