@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 packages=(build-essential meson ninja-build pkg-config
           libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libxml2-dev libjson-c-dev
-          python3 python3-pytest rclone curl ca-certificates openssl
+          python3 python3-pytest rclone nghttp2-proxy curl ca-certificates openssl
           debhelper dpkg-dev fakeroot)
 
 missing=()

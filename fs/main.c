@@ -41,6 +41,7 @@ struct config {
 	char *billing_project;
 	char *ca_file;
 	int anonymous;
+	int http2;
 	double metadata_timeout;
 	char *log_file;
 	int log_level;
@@ -122,6 +123,8 @@ static const struct opt_spec opt_table[] = {
 	{"list_parallel", OPT_UINT, CFG(list_parallel),
 	 "key ranges of a large directory listed at once, 1: page after page (8)"},
 	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
+	{"http2", OPT_FLAG, CFG(http2),
+	 "speak HTTP/2 (negotiated over https, cleartext h2c over http)"},
 	{"max_retries", OPT_UINT, CFG(max_retries),
 	 "retries of a failed request, with growing pauses (7)"},
 	{"metrics_port", OPT_UINT, CFG(metrics_port),
@@ -560,6 +563,7 @@ static int run(struct config *cfg)
 	gopts.max_attempts = (int)cfg->max_retries + 1;
 	gopts.ca_file = cfg->ca_file;
 	gopts.user_project = cfg->billing_project;
+	gopts.http2 = cfg->http2;
 	gcs = gcs_client_new(&gopts);
 	if (!gcs)
 		goto nomem;

@@ -69,6 +69,19 @@ static void share_unlock(CURL *h, curl_lock_data data, void *arg)
 	pthread_mutex_unlock(&c->share_locks[data]);
 }
 
+/* HTTP/2 over plain http: with prior knowledge, except on libcurl 7.88, which fails every
+ * request that reuses such a connection with CURLE_HTTP2 (it stacks a second HTTP/2 layer on
+ * it; fixed in 8.0.0). There the first request of each connection asks for an h2c upgrade
+ * instead, and the connection speaks HTTP/2 from its answer on. */
+static long h2c_version(void)
+{
+	unsigned v = curl_version_info(CURLVERSION_NOW)->version_num;
+
+	if (v >= 0x075800 && v < 0x080000)
+		return CURL_HTTP_VERSION_2_0;
+	return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+}
+
 struct gcs_client *gcs_client_new(const struct gcs_client_opts *o)
 {
 	struct gcs_client *c;
@@ -91,6 +104,7 @@ struct gcs_client *gcs_client_new(const struct gcs_client_opts *o)
 	c->o.endpoint = c->endpoint;
 	c->o.bucket = c->bucket;
 	c->o.ca_file = c->ca_file;
+	c->h2c_version = h2c_version();
 
 	buf_init(&b, 4096);
 	if (buf_printf(&b, "%s/storage/v1/b/%s", c->endpoint, c->bucket))
@@ -350,6 +364,21 @@ static enum gcs_xport classify(CURLcode cc)
 	}
 }
 
+/* Set on every request, so the protocol never depends on libcurl's default. Over TLS, ALPN
+ * picks HTTP/2 when the server offers it and falls back to HTTP/1.1; plain http has no ALPN,
+ * so there the server must speak cleartext HTTP/2 (h2c_version). Each transfer runs on its own
+ * easy handle, and libcurl multiplexes only within one multi handle: requests in flight at
+ * once still use one connection each, and the shared connection cache hands idle ones on as
+ * with HTTP/1.1. */
+static long http_version(const struct gcs_client *c, const char *url)
+{
+	if (!c->o.http2)
+		return CURL_HTTP_VERSION_1_1;
+	if (strncmp(url, "https://", 8) == 0)
+		return CURL_HTTP_VERSION_2TLS;
+	return c->h2c_version;
+}
+
 static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_slist *headers)
 {
 	CURL *h = r->curl;
@@ -371,6 +400,7 @@ static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_sl
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->o.io_timeout_s);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, http_version(c, r->url.data));
 	/* TLS verification stays on; a private CA is added, never a bypass. */
 	if (c->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);

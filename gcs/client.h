@@ -29,6 +29,7 @@ struct gcs_client_opts {
 	long retry_max_ms;	  /* backoff ceiling */
 	long connect_timeout_s;
 	long io_timeout_s; /* a transfer that moves no byte for this long is abandoned */
+	int http2;	   /* 0: HTTP/1.1; 1: HTTP/2, by ALPN over https, as h2c over http */
 };
 
 /* Request accounting, by operation. class is the operation's price class ('A', 'B', or 0

@@ -26,8 +26,9 @@ struct gcs_client {
 	char *bucket;
 	char *ca_file;
 	char *user_project;
-	char *json_base; /* .../storage/v1/b/BUCKET */
-	char *xml_base;	 /* .../BUCKET */
+	char *json_base;  /* .../storage/v1/b/BUCKET */
+	char *xml_base;	  /* .../BUCKET */
+	long h2c_version; /* CURLOPT_HTTP_VERSION for HTTP/2 over plain http */
 
 	pthread_mutex_t pool_lock;
 	CURL **pool;
