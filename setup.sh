@@ -21,6 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "setup: installing ${missing[*]}"
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	# nghttp2-proxy brings a proxy service that is not wanted here: the tests start their own.
+	if [[ " ${missing[*]} " == *" nghttp2-proxy "* ]] && [ -d /run/systemd/system ]; then
+		$sudo systemctl disable --now nghttpx.service >/dev/null 2>&1 || true
+	fi
 fi
 
 if [ ! -f build/build.ninja ]; then
