@@ -9,12 +9,18 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct cached_dir {
 	char *path;
 	struct dirlist list;
 	struct timespec listed; /* CLOCK_MONOTONIC */
+	/* Files opened in name order: the last index opened, how many in a row, and up to
+	 * where the following files were handed out for prefetching. */
+	size_t last_open, prefetched;
+	unsigned streak;
+	int opened;
 	struct cached_dir *next;
 };
 
@@ -247,4 +253,59 @@ void dircache_invalidate_tree(struct dircache *c, const char *dirpath)
 			pp = &(*pp)->next;
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* An open at most this many entries after the last one continues a run in name order. */
+#define IN_ORDER_STEP 4
+
+size_t dircache_note_open(struct dircache *c, const char *path, size_t window, uint64_t max_size,
+			  struct dircache_next *out)
+{
+	const char *name;
+	size_t n = 0;
+
+	if (window == 0)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	struct cached_dir *d = parent_of(c, path, &name);
+	struct dirlist_entry *e =
+		d && d->list.n ? bsearch(name, d->list.ents, d->list.n, sizeof(*e), cmp_name)
+			       : NULL;
+	if (!e)
+		goto out;
+	size_t i = (size_t)(e - d->list.ents);
+
+	if (d->opened && i > d->last_open && i - d->last_open <= IN_ORDER_STEP) {
+		d->streak++;
+		d->last_open = i;
+	} else if (d->opened && i <= d->last_open && d->last_open - i <= window) {
+		/* A little behind the last one: readers taking files by turns. */
+	} else {
+		d->opened = 1;
+		d->streak = 0;
+		d->last_open = d->prefetched = i;
+	}
+	if (d->streak < 2)
+		goto out;
+	size_t from = (d->prefetched > i ? d->prefetched : i) + 1;
+	size_t to = i + window < d->list.n - 1 ? i + window : d->list.n - 1;
+
+	for (size_t k = from; k <= to; k++) {
+		const struct dirlist_entry *f = &d->list.ents[k];
+
+		if (f->is_dir || !S_ISREG(f->attr.mode) || f->attr.link_target ||
+		    !f->attr.generation || f->attr.size == 0 || f->attr.size > max_size)
+			continue;
+		out[n].path = dir_join(d->path, f->name);
+		if (!out[n].path)
+			break;
+		out[n].generation = f->attr.generation;
+		out[n].size = f->attr.size;
+		n++;
+	}
+	if (to + 1 > from)
+		d->prefetched = to;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }

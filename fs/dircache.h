@@ -9,6 +9,7 @@
 #define GCSMOUNT_FS_DIRCACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fs/dir.h"
 
@@ -35,5 +36,19 @@ void dircache_remove(struct dircache *c, const char *path);
 void dircache_invalidate_parent(struct dircache *c, const char *path);
 /* Forgets every listing at or below dirpath (after a directory rename). */
 void dircache_invalidate_tree(struct dircache *c, const char *dirpath);
+
+/* A file worth fetching before it is opened. */
+struct dircache_next {
+	char *path; /* the caller frees it */
+	uint64_t generation, size;
+};
+/* Opening files of a directory in name order (as `cat *`, `cp -r`, `tar` and data loaders
+ * do) makes the next ones worth fetching before they are asked for. Records that path was
+ * opened and, once the opens of its directory run in order (a little out of order is fine:
+ * parallel readers take files by turns), writes the regular files of at most max_size bytes
+ * among the next window entries, not handed out before, to out (room for window entries).
+ * Returns how many. Only a directory with a complete cached listing takes part. */
+size_t dircache_note_open(struct dircache *c, const char *path, size_t window, uint64_t max_size,
+			  struct dircache_next *out);
 
 #endif

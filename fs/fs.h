@@ -34,6 +34,7 @@ struct gmfs {
 	struct readahead *ra;  /* started at init, when the daemon runs; NULL: none */
 	uint64_t ra_window;    /* most bytes read ahead of one sequential reader */
 	int ra_threads;
+	size_t prefetch_files; /* files fetched ahead of opens in name order, at most PREFETCH_FILES_MAX */
 	struct metrics *metrics; /* started at init */
 	struct stage *stage;
 	int read_only;
@@ -46,6 +47,8 @@ struct gmfs {
 	double stat_ttl;     /* how long attributes and entries are trusted */
 	double negative_ttl; /* how long a missing name is trusted to stay missing */
 };
+
+#define PREFETCH_FILES_MAX 64
 
 extern const struct fuse_lowlevel_ops gmfs_ops;
 

@@ -54,6 +54,7 @@ struct config {
 	unsigned long max_retries;
 	unsigned long readahead_mb;
 	unsigned long list_parallel;
+	unsigned long prefetch_files;
 	unsigned long metrics_port;
 	char *cache_dir;
 	unsigned long cache_dir_mb;
@@ -120,6 +121,8 @@ static const struct opt_spec opt_table[] = {
 	 "MiB the disk cache leaves free on its filesystem (1024)"},
 	{"readahead_mb", OPT_UINT, CFG(readahead_mb),
 	 "most MiB read ahead of a sequential reader, 0 disables (64)"},
+	{"prefetch_files", OPT_UINT, CFG(prefetch_files),
+	 "files fetched ahead of a reader opening them in name order, 0 disables (16)"},
 	{"list_parallel", OPT_UINT, CFG(list_parallel),
 	 "key ranges of a large directory listed at once, 1: page after page (8)"},
 	{"endpoint", OPT_STRING, CFG(endpoint), "storage endpoint URL"},
@@ -286,6 +289,10 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 		else if (o->offset == CFG(readahead_mb) && u <= 4096)
 			cfg->readahead_mb = (unsigned long)u;
 		else if (o->offset == CFG(readahead_mb))
+			break;
+		else if (o->offset == CFG(prefetch_files) && u <= PREFETCH_FILES_MAX)
+			cfg->prefetch_files = (unsigned long)u;
+		else if (o->offset == CFG(prefetch_files))
 			break;
 		else if (o->offset == CFG(list_parallel) && u >= 1 && u <= DIRLIST_PARALLEL_MAX)
 			cfg->list_parallel = (unsigned long)u;
@@ -648,6 +655,7 @@ static int run(struct config *cfg)
 		.negative_ttl = cfg->negative_ttl,
 		.ra_window = (uint64_t)cfg->readahead_mb << 20,
 		.ra_threads = 16,
+		.prefetch_files = cfg->prefetch_files,
 		.metrics = metrics,
 	};
 	fs.fetch_arg = &fs;
@@ -749,6 +757,7 @@ int main(int argc, char **argv)
 		.max_retries = 7,
 		.readahead_mb = 64,
 		.list_parallel = 8,
+		.prefetch_files = 16,
 		.cache_dir_mb = 4096,
 		.cache_dir_free_mb = 1024,
 		.metadata_timeout = 60,

@@ -395,6 +395,23 @@ void fs_close_handle(struct gmfs *fs, struct handle *h)
 	ftable_put(fs->files, n);
 }
 
+/* Files opened one after another in name order: fetch the next few into the block cache
+ * now, so that each open finds its data there instead of waiting a round trip. */
+static void prefetch_next_files(struct gmfs *fs, const char *path)
+{
+	struct dircache_next next[PREFETCH_FILES_MAX];
+	size_t n;
+
+	if (!fs->ra || !fs->blocks || fs->prefetch_files == 0)
+		return;
+	n = dircache_note_open(fs->dirs, path, fs->prefetch_files, RA_JOB_SIZE, next);
+	for (size_t i = 0; i < n; i++) {
+		readahead_submit(fs->ra, next[i].path, next[i].generation, next[i].size, 0,
+				 (size_t)next[i].size);
+		free(next[i].path);
+	}
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fs_of(req);
@@ -403,7 +420,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h = NULL;
 	char *path = NULL;
 	int writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-	int rc;
+	int staged, rc;
 
 	if ((writable || (fi->flags & O_TRUNC)) && fs->read_only) {
 		fuse_reply_err(req, EROFS);
@@ -427,8 +444,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* Pages the kernel holds are valid while the generation is the one it cached, and
 	 * always for staged data, which every write goes through. */
-	fi->keep_cache =
-		n->fd >= 0 || itable_note_open_generation(fs->inodes, ino, attr.generation);
+	staged = n->fd >= 0;
+	fi->keep_cache = staged || itable_note_open_generation(fs->inodes, ino, attr.generation);
 	pthread_mutex_unlock(&n->lock);
 	if (rc)
 		goto fail;
@@ -436,6 +453,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)h;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_close_handle(fs, h);
+	else if (!writable && !staged)
+		prefetch_next_files(fs, path);
 	iattr_clear(&attr);
 	free(path);
 	return;
@@ -619,6 +638,22 @@ static int add_local_entry(struct fnode *n, void *arg)
 	return rc;
 }
 
+/* A copy of a fresh listing answers the lookups that follow it (the kernel forgets entries
+ * sooner than stat_ttl when memory is short) and tells prefetching what comes next. */
+static void remember_listing(struct gmfs *fs, const char *dirpath, const struct dirlist *l)
+{
+	struct dirlist copy = {0};
+
+	for (size_t i = 0; i < l->n; i++)
+		if (dirlist_add(&copy, l->ents[i].name, l->ents[i].is_dir, &l->ents[i].attr)) {
+			dirlist_clear(&copy);
+			return;
+		}
+	copy.complete = l->complete;
+	dircache_put(fs->dirs, dirpath, &copy);
+	dirlist_clear(&copy);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fs_of(req);
@@ -639,6 +674,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			   &d->list);
 	if (rc)
 		goto fail;
+	remember_listing(fs, d->path, &d->list);
 	struct local_entries le = {fs, d->path, &d->list};
 	rc = ftable_each(fs->files, d->path, add_local_entry, &le);
 	if (rc)

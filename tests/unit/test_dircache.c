@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,6 +142,80 @@ static void changes_made_here_update_the_listing_in_place(void)
 	dircache_free(c);
 }
 
+/* A directory of files f00..f(n-1), each with a generation, as a listing gives them. */
+static void put_files(struct dircache *c, size_t n)
+{
+	struct dirlist l = {0};
+	char name[16];
+
+	for (size_t i = 0; i < n; i++) {
+		struct iattr a = {.mode = S_IFREG | 0644, .size = 100, .generation = 1000 + i};
+
+		snprintf(name, sizeof(name), "f%02zu", i);
+		if (i == 12)
+			a.size = 1 << 30; /* too large to prefetch */
+		if (i == 13)
+			a.mode = S_IFDIR | 0755;
+		dirlist_add(&l, name, i == 13, &a);
+	}
+	dirlist_sort(&l);
+	l.complete = 1;
+	dircache_put(c, "d", &l);
+}
+
+static size_t opened(struct dircache *c, size_t i, struct dircache_next *out, char *first)
+{
+	char path[16];
+	size_t n;
+
+	snprintf(path, sizeof(path), "d/f%02zu", i);
+	n = dircache_note_open(c, path, 8, 1 << 20, out);
+	first[0] = '\0';
+	if (n)
+		snprintf(first, 16, "%s", out[0].path);
+	for (size_t k = 0; k < n; k++)
+		free(out[k].path);
+	return n;
+}
+
+static void opens_in_name_order_hand_out_the_next_files_once(void)
+{
+	struct dircache *c = dircache_new(100);
+	struct dircache_next out[8];
+	char first[16];
+
+	put_files(c, 30);
+	CHECK(opened(c, 0, out, first) == 0);
+	CHECK(opened(c, 1, out, first) == 0);
+	/* The third in a row: f03..f10 (a window of 8 after f02). */
+	CHECK(opened(c, 2, out, first) == 8);
+	CHECK_STR(first, "d/f03");
+	/* A reader a little behind changes nothing and gets nothing new. */
+	CHECK(opened(c, 1, out, first) == 0);
+	/* Next: only f11, the one entry not handed out before. */
+	CHECK(opened(c, 3, out, first) == 1);
+	CHECK_STR(first, "d/f11");
+	/* f12 is too large and f13 a directory: skipped, f14 and f15 follow. */
+	CHECK(opened(c, 7, out, first) == 2);
+	CHECK_STR(first, "d/f14");
+	dircache_free(c);
+}
+
+static void opens_out_of_order_hand_out_nothing(void)
+{
+	struct dircache *c = dircache_new(100);
+	struct dircache_next out[8];
+	char first[16];
+	size_t order[] = {5, 17, 2, 25, 9, 20, 0, 28, 14};
+
+	put_files(c, 30);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		CHECK(opened(c, order[i], out, first) == 0);
+	/* Files of directories without a listing here take no part. */
+	CHECK(dircache_note_open(c, "elsewhere/f01", 8, 1 << 20, out) == 0);
+	dircache_free(c);
+}
+
 int main(void)
 {
 	RUN(listed_names_are_found_and_others_are_absent);
@@ -149,5 +224,7 @@ int main(void)
 	RUN(changes_invalidate_the_parent_and_renames_the_tree);
 	RUN(the_entry_bound_evicts_least_recently_used_directories);
 	RUN(changes_made_here_update_the_listing_in_place);
+	RUN(opens_in_name_order_hand_out_the_next_files_once);
+	RUN(opens_out_of_order_hand_out_nothing);
 	return CHECK_DONE();
 }
