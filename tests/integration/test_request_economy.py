@@ -61,13 +61,23 @@ def test_cat_of_a_small_file_after_ls_makes_one_get_and_again_none(fakegcs, moun
 
 
 def test_a_missing_name_is_asked_about_once_within_the_negative_ttl(fakegcs, mount):
+    fakegcs.put(BUCKET, "d/present.txt", b"x")
     m = mount(args=["-o", "negative_ttl=30"])
-    os.listdir(m.path)
+    os.stat(m.p("d"))
     fakegcs.clear_log()
     for _ in range(5):
-        assert not os.path.exists(m.p("absent.txt"))
+        assert not os.path.exists(m.p("d", "absent.txt"))
     # One listing of the parent answers the lookup, and then the kernel remembers.
     assert requests(fakegcs) == ["objects.list"]
+
+
+def test_a_missing_name_after_ls_costs_no_request(fakegcs, mount):
+    fakegcs.put(BUCKET, "d/present.txt", b"x")
+    m = mount(args=["-o", "negative_ttl=30"])
+    assert os.listdir(m.p("d")) == ["present.txt"]
+    fakegcs.clear_log()
+    assert not os.path.exists(m.p("d", "absent.txt"))
+    assert requests(fakegcs) == []
 
 
 def test_sequential_read_of_a_large_file_uses_few_large_requests(fakegcs, mount):
