@@ -8,7 +8,9 @@
  * reads that want the same block take a reference and sleep on one condition variable until the
  * block turns READY or FAILED, so a block is fetched once however many threads miss it together.
  * A read fetches each run of contiguous blocks it owns with a single call (one ranged GET instead
- * of one per block), then splits the bytes into blocks and publishes them.
+ * of one per block) that scatters the bytes straight into the blocks' own buffers, one iovec per
+ * block, then publishes them. No contiguous staging buffer exists, so the data of the blocks in
+ * flight is held once, inside the capacity, and not a second time outside it.
  *
  * Space is reserved when the placeholder is created, so bytes_cached never passes the capacity,
  * not even while fetches are in flight. When no room can be made because the blocks in use fill
@@ -16,7 +18,12 @@
  * table. That is how a read larger than the whole cache still works. Private blocks are not
  * shared, so two reads that miss the same one while the cache is full each fetch it.
  *
- * Locking rules (bc->lock is the only lock):
+ * Memory: block buffers are the only large allocations, and up to BCACHE_SPARE_BLOCKS freed
+ * full-sized ones are kept for reuse (see blocks.h). So the buffers alive never pass the capacity
+ * plus the spares plus the private blocks of reads in progress; bytes_allocated counts them.
+ *
+ * Locking rules (bc->lock is the only lock but for spare_lock, a leaf that guards nothing but
+ * the spare buffers; bytes_allocated is an atomic counter):
  * - bc->lock guards the table, the LRU list, the counters and, in every block, refs, state, err,
  *   in_table and the list links. A block's key and len never change after creation.
  * - A block's data (the pointer and the bytes) is written only by the read that owns the block,
@@ -37,10 +44,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/uio.h>
 
 #include "cache/htable.h"
 #include "util/hash.h"
@@ -50,10 +59,11 @@
 #define BCACHE_MAX_BLOCK (SSIZE_MAX / 4)
 #define BCACHE_MAX_READ (SSIZE_MAX / 2)
 
-/* Spare buffers kept for reuse: enough for the fetches in flight at once. */
-#define BCACHE_SPARE_BLOCKS 32
-#define BCACHE_SPARE_RUNS 8
-#define BCACHE_SPARE_RUN_BLOCKS 8 /* larger run buffers are not kept */
+/* Most blocks one fetch call gets: keeps the iovec count an int and its array small. It is
+ * IOV_MAX on Linux, so a fetch function may hand the vector to preadv() as it is. */
+#define BCACHE_MAX_RUN 1024
+/* A run this short gets its iovecs on the stack. */
+#define BCACHE_STACK_IOVS 16
 
 enum bcache_state {
 	BCACHE_FILLING,
@@ -86,17 +96,13 @@ struct bcache {
 	size_t bytes;		/* data bytes of the blocks in the table */
 	struct bcache_list lru; /* most recently used first */
 	size_t lru_bytes;
-	struct bcache_stats stats; /* bytes_cached unused: see bytes */
+	struct bcache_stats stats; /* bytes_cached, bytes_allocated unused: see bytes, allocated */
 
-	/* Buffers kept for reuse (own leaf lock): a fresh multi-MiB allocation per fetch costs
-	 * a page fault per page and fragments the allocator's per-thread arenas, which makes
-	 * the resident size grow well past the capacity. */
+	/* Full-sized block buffers kept for reuse (own leaf lock); see Memory above. */
 	pthread_mutex_t spare_lock;
-	void *spare_blocks[BCACHE_SPARE_BLOCKS]; /* block_size bytes each */
+	void *spare_blocks[BCACHE_SPARE_BLOCKS];
 	size_t nspare_blocks;
-	void *spare_runs[BCACHE_SPARE_RUNS]; /* run buffers, spare_run_size[i] bytes */
-	size_t spare_run_size[BCACHE_SPARE_RUNS];
-	size_t nspare_runs;
+	_Atomic size_t allocated; /* bytes of block buffers alive, spares included */
 };
 
 /* One block of a read. */
@@ -192,13 +198,21 @@ static void *bcache_data_alloc(struct bcache *bc, size_t len)
 		if (bc->nspare_blocks > 0)
 			p = bc->spare_blocks[--bc->nspare_blocks];
 		pthread_mutex_unlock(&bc->spare_lock);
+		if (p)
+			return p;
 	}
-	return p ? p : malloc(len);
+	p = malloc(len);
+	if (p)
+		atomic_fetch_add(&bc->allocated, len);
+	return p;
 }
 
+/* Keeps a full-sized buffer as a spare if there is room for one, else frees it. */
 static void bcache_data_free(struct bcache *bc, void *p, size_t len)
 {
-	if (p && len == bc->block_size) {
+	if (!p)
+		return;
+	if (len == bc->block_size) {
 		pthread_mutex_lock(&bc->spare_lock);
 		if (bc->nspare_blocks < BCACHE_SPARE_BLOCKS) {
 			bc->spare_blocks[bc->nspare_blocks++] = p;
@@ -206,44 +220,10 @@ static void bcache_data_free(struct bcache *bc, void *p, size_t len)
 		}
 		pthread_mutex_unlock(&bc->spare_lock);
 	}
-	free(p);
-}
-
-/* A contiguous buffer of at least len bytes for a multi-block fetch; *size gets its size. */
-static void *bcache_run_alloc(struct bcache *bc, size_t len, size_t *size)
-{
-	void *p = NULL;
-
-	pthread_mutex_lock(&bc->spare_lock);
-	for (size_t i = 0; i < bc->nspare_runs; i++) {
-		if (bc->spare_run_size[i] >= len) {
-			p = bc->spare_runs[i];
-			*size = bc->spare_run_size[i];
-			bc->nspare_runs--;
-			bc->spare_runs[i] = bc->spare_runs[bc->nspare_runs];
-			bc->spare_run_size[i] = bc->spare_run_size[bc->nspare_runs];
-			break;
-		}
+	if (p) {
+		atomic_fetch_sub(&bc->allocated, len);
+		free(p);
 	}
-	pthread_mutex_unlock(&bc->spare_lock);
-	if (!p) {
-		*size = len;
-		p = malloc(len);
-	}
-	return p;
-}
-
-static void bcache_run_free(struct bcache *bc, void *p, size_t size)
-{
-	pthread_mutex_lock(&bc->spare_lock);
-	if (p && bc->nspare_runs < BCACHE_SPARE_RUNS &&
-	    size <= BCACHE_SPARE_RUN_BLOCKS * bc->block_size) {
-		bc->spare_runs[bc->nspare_runs] = p;
-		bc->spare_run_size[bc->nspare_runs++] = size;
-		p = NULL;
-	}
-	pthread_mutex_unlock(&bc->spare_lock);
-	free(p);
 }
 
 static void bcache_free_blocks(struct bcache *bc, struct bcache_list *list)
@@ -304,64 +284,56 @@ static int bcache_pin(struct bcache *bc, struct bcache_req *rq, uint64_t object_
 	return 0;
 }
 
-/* Fetches the owned blocks in slots [i, j) with one call. Runs without bc->lock. */
+/* Fetches the owned blocks in slots [i, j) with one call, straight into their buffers. Runs
+ * without bc->lock. */
 static int bcache_fill_run(struct bcache *bc, struct bcache_req *rq, size_t i, size_t j,
 			   bcache_fetch_fn fetch, void *arg)
 {
 	uint64_t start = (rq->first + i) * bc->block_size;
-	unsigned char *buf = NULL;
-	size_t total = 0, buf_size = 0;
+	struct iovec stack_iov[BCACHE_STACK_IOVS];
+	struct iovec *iov = stack_iov;
+	size_t total = 0;
 	ssize_t n;
 	int rc = 0;
 
+	if (j - i > BCACHE_STACK_IOVS) {
+		iov = malloc((j - i) * sizeof(*iov));
+		if (!iov)
+			return -ENOMEM;
+	}
 	for (size_t k = i; k < j; k++) {
 		struct bcache_block *b = rq->slots[k].b;
 
+		/* Freed with the block if the fill fails. */
 		b->data = bcache_data_alloc(bc, b->len);
 		if (!b->data) {
 			rc = -ENOMEM;
 			goto out;
 		}
+		iov[k - i] = (struct iovec){.iov_base = b->data, .iov_len = b->len};
 		total += b->len;
-	}
-	/* A single block is fetched in place; a longer run needs contiguous room first. */
-	buf = j - i == 1 ? rq->slots[i].b->data : bcache_run_alloc(bc, total, &buf_size);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
 	}
 
 	rq->fetches++;
-	n = fetch(arg, rq->object, rq->generation, start, total, buf);
+	n = fetch(arg, rq->object, rq->generation, start, iov, (int)(j - i));
 	if (n < 0) {
 		rc = n < -INT_MAX ? -EIO : (int)n;
 		goto out;
 	}
 	/* Nothing past object_size was asked for, so a short answer means the object is shorter
 	 * than the reader believes: the bytes after it would be garbage. */
-	if ((size_t)n != total) {
+	if ((size_t)n != total)
 		rc = -EIO;
-		goto out;
-	}
-	if (j - i > 1) {
-		unsigned char *p = buf;
-
-		for (size_t k = i; k < j; k++) {
-			struct bcache_block *b = rq->slots[k].b;
-
-			memcpy(b->data, p, b->len);
-			p += b->len;
-		}
-	}
 out:
-	if (j - i > 1)
-		bcache_run_free(bc, buf, buf_size);
+	if (iov != stack_iov)
+		free(iov);
 	return rc;
 }
 
-/* Fills every run of owned blocks, recording each block's result in its slot. Every run is
- * tried even after one failed, so that a block other reads wait for carries the result of its
- * own fetch rather than a neighbour's. Runs without bc->lock. */
+/* Fills every run of owned blocks (one longer than BCACHE_MAX_RUN in pieces), recording each
+ * block's result in its slot. Every run is tried even after one failed, so that a block other
+ * reads wait for carries the result of its own fetch rather than a neighbour's. Runs without
+ * bc->lock. */
 static void bcache_fill(struct bcache *bc, struct bcache_req *rq, bcache_fetch_fn fetch, void *arg)
 {
 	size_t i = 0;
@@ -374,7 +346,7 @@ static void bcache_fill(struct bcache *bc, struct bcache_req *rq, bcache_fetch_f
 			i++;
 			continue;
 		}
-		while (j < rq->nslots && rq->slots[j].owner)
+		while (j < rq->nslots && rq->slots[j].owner && j - i < BCACHE_MAX_RUN)
 			j++;
 		rc = bcache_fill_run(bc, rq, i, j, fetch, arg);
 		for (size_t k = i; k < j; k++)
@@ -524,8 +496,6 @@ void bcache_free(struct bcache *bc)
 	}
 	for (size_t i = 0; i < bc->nspare_blocks; i++)
 		free(bc->spare_blocks[i]);
-	for (size_t i = 0; i < bc->nspare_runs; i++)
-		free(bc->spare_runs[i]);
 	htable_free(&bc->table);
 	pthread_cond_destroy(&bc->filled);
 	pthread_mutex_destroy(&bc->spare_lock);
@@ -612,5 +582,6 @@ void bcache_get_stats(struct bcache *bc, struct bcache_stats *out)
 	pthread_mutex_lock(&bc->lock);
 	*out = bc->stats;
 	out->bytes_cached = bc->bytes;
+	out->bytes_allocated = atomic_load(&bc->allocated);
 	pthread_mutex_unlock(&bc->lock);
 }

@@ -18,16 +18,23 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct bcache;
 
-/* Fills buf with len bytes of the object's given generation starting at offset. Returns the
- * number of bytes read, which may be short only at the end of the object, or -errno. Called
- * without cache locks held, possibly from several threads at once. The cache only asks for
- * ranges that start on a block boundary and end at a block boundary or at the object size the
- * reader gave. */
+/* Reads the object's given generation from offset into the iovcnt buffers of iov, filling each
+ * in order; the length asked for is the sum of their lengths. Returns the number of bytes read,
+ * which may be short only at the end of the object, or -errno. Called without cache locks held,
+ * possibly from several threads at once. The cache only asks for ranges that start on a block
+ * boundary and end at a block boundary or at the object size the reader gave, and passes one
+ * buffer per block: the block's own storage, so that the data is never copied on its way in. */
 typedef ssize_t (*bcache_fetch_fn)(void *arg, const char *object, uint64_t generation,
-				   uint64_t offset, size_t len, void *buf);
+				   uint64_t offset, const struct iovec *iov, int iovcnt);
+
+/* Freed full-sized block buffers the cache keeps for reuse, at most: enough for the fetches in
+ * flight at once. Reusing them saves a page fault per page of every fresh multi-MiB buffer and
+ * keeps the allocator's per-thread arenas from fragmenting. */
+#define BCACHE_SPARE_BLOCKS 32
 
 struct bcache_stats {
 	uint64_t hits;	       /* blocks a read found cached or already being fetched */
@@ -35,6 +42,11 @@ struct bcache_stats {
 	uint64_t fetches;      /* calls to the fetch function */
 	uint64_t evictions;    /* blocks dropped to make room (bcache_invalidate() not counted) */
 	uint64_t bytes_cached; /* block bytes held in the cache, including blocks being filled */
+	/* Bytes of block buffers allocated and not freed: the cached blocks, the spare buffers kept
+	 * for reuse (at most BCACHE_SPARE_BLOCKS) and the private blocks of reads in
+	 * progress (see bcache_read()). Without private blocks it stays within the capacity plus
+	 * the spares. */
+	uint64_t bytes_allocated;
 };
 
 /* Creates a cache of blocks of block_size bytes holding at most capacity_bytes of block data
@@ -47,7 +59,8 @@ void bcache_free(struct bcache *bc);
 
 /* Reads [offset, offset + len) of generation `generation` of an object of object_size bytes
  * into out, clipped to object_size. Cached blocks are copied; every run of contiguous missing
- * blocks is fetched with one call to fetch(arg, ...), then kept as far as capacity allows. A
+ * blocks (up to 1024 of them) is fetched with one call to fetch(arg, ...), then kept as far as
+ * capacity allows; a block that does not fit is private to the read and freed after it. A
  * block another thread is already fetching is waited for, not fetched again; if that fetch
  * fails, the waiters get its error.
  *

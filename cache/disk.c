@@ -23,6 +23,12 @@
  * check, at most 8 MiB of our writes later, and then made up for by evicting. Directory blocks
  * are not counted.
  *
+ * Fetching: a read may arrive as a vector of buffers (the memory cache passes one per block).
+ * When each block lies within one buffer, blocks are loaded from disk and fetched from inner
+ * straight into their buffers, a missing run as one vector of them, and stored from there, so
+ * the data is never staged. A vector whose blocks would straddle buffers goes through a temporary
+ * contiguous buffer instead.
+ *
  * Locking: dc->lock guards the table, the LRU list, the counters and every entry. It is the only
  * lock, and it is never held across file I/O: open, read, write, checksum, rename, unlink and
  * fstatvfs() all run without it. What that allows, and why each case is harmless:
@@ -56,6 +62,7 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +74,8 @@
 #define DCACHE_STATFS_INTERVAL (8LL << 20)
 /* A hit rewrites the file's mtime only if the recorded one is older than this. */
 #define DCACHE_TOUCH_SECS 60
+/* A fetch into this many buffers or fewer gets its vector on the stack. */
+#define DCACHE_STACK_IOVS 16
 
 struct dcache_entry {
 	struct htable_link link;       /* in dc->table while indexed; its hash is h1 */
@@ -373,22 +382,88 @@ unlock:
 	free(fresh);
 }
 
-/* Fetches blocks [a, b) of the read with one call to inner and stores what came back. buf and len
- * describe the whole read, starting at block `first`. Returns bytes fetched or -errno. */
+/* A place in a vector of buffers whose boundaries all fall on block boundaries (every buffer but
+ * the last holds whole blocks), so that each block of a read lies within one buffer. */
+struct dcache_vpos {
+	const struct iovec *iov;
+	int left;   /* buffers from iov on, iov included */
+	size_t off; /* within *iov */
+};
+
+/* Steps past spent buffers, but never past the last one. */
+static void dcache_vpos_settle(struct dcache_vpos *p)
+{
+	while (p->left > 1 && p->off >= p->iov->iov_len) {
+		p->iov++;
+		p->left--;
+		p->off = 0;
+	}
+}
+
+static unsigned char *dcache_vpos_ptr(const struct dcache_vpos *p)
+{
+	return (unsigned char *)p->iov->iov_base + p->off;
+}
+
+/* Moves on by one block of bs bytes. */
+static void dcache_vpos_next(struct dcache_vpos *p, size_t bs)
+{
+	p->off += bs;
+	dcache_vpos_settle(p);
+}
+
+/* Writes to out (unless it is NULL) the pieces of the buffers that hold span bytes from p on.
+ * Returns how many pieces there are. */
+static int dcache_vslice(struct dcache_vpos p, size_t span, struct iovec *out)
+{
+	int n = 0;
+
+	while (span && p.left > 0) {
+		size_t take = p.iov->iov_len - p.off < span ? p.iov->iov_len - p.off : span;
+
+		if (take) {
+			if (out)
+				out[n] = (struct iovec){
+					.iov_base = dcache_vpos_ptr(&p),
+					.iov_len = take,
+				};
+			n++;
+		}
+		span -= take;
+		p.iov++;
+		p.left--;
+		p.off = 0;
+	}
+	return n;
+}
+
+/* Fetches blocks [a, b) of the read with one call to inner, straight into their places, and
+ * stores what came back. at is where block a goes; len is the length of the whole read, which
+ * starts at block `first`. Returns bytes fetched or -errno. */
 static ssize_t dcache_fill_run(struct dcache *dc, const struct blockfile_obj *o, uint64_t first,
-			       size_t a, size_t b, size_t len, unsigned char *buf,
+			       size_t a, size_t b, size_t len, struct dcache_vpos at,
 			       bcache_fetch_fn inner, void *inner_arg)
 {
 	size_t bs = dc->block_size;
 	size_t span = (b * bs < len ? b * bs : len) - a * bs;
-	unsigned char *p = buf + a * bs;
+	struct iovec stack_iov[DCACHE_STACK_IOVS];
+	struct iovec *iov = stack_iov;
+	int cnt = dcache_vslice(at, span, NULL);
 	struct blockfile_key k;
 	ssize_t n;
 
+	if (cnt > DCACHE_STACK_IOVS) {
+		iov = malloc((size_t)cnt * sizeof(*iov));
+		if (!iov)
+			return -ENOMEM;
+	}
+	dcache_vslice(at, span, iov);
 	pthread_mutex_lock(&dc->lock);
 	dc->stats.misses += b - a;
 	pthread_mutex_unlock(&dc->lock);
-	n = inner(inner_arg, o->object, o->generation, (first + a) * bs, span, p);
+	n = inner(inner_arg, o->object, o->generation, (first + a) * bs, iov, cnt);
+	if (iov != stack_iov)
+		free(iov);
 	if (n < 0)
 		return n;
 	if ((size_t)n > span)
@@ -398,16 +473,21 @@ static ssize_t dcache_fill_run(struct dcache *dc, const struct blockfile_obj *o,
 		size_t blen = (size_t)n - i * bs < bs ? (size_t)n - i * bs : bs;
 
 		blockfile_key_init(o, first + a + i, &k);
-		dcache_store(dc, &k, p + i * bs, blen);
+		dcache_store(dc, &k, dcache_vpos_ptr(&at), blen);
+		dcache_vpos_next(&at, bs);
 	}
 	return n;
 }
 
-ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation, uint64_t offset,
-		     size_t len, void *buf, bcache_fetch_fn inner, void *inner_arg)
+/* dcache_fetch() into a vector of len bytes in all whose buffer boundaries fall on block
+ * boundaries. */
+static ssize_t dcache_fetchv(struct dcache *dc, const char *object, uint64_t generation,
+			     uint64_t offset, const struct iovec *iov, int iovcnt, size_t len,
+			     bcache_fetch_fn inner, void *inner_arg)
 {
 	const size_t none = SIZE_MAX;
-	unsigned char *out = buf;
+	struct dcache_vpos at = {.iov = iov, .left = iovcnt};
+	struct dcache_vpos run_at = at;
 	struct blockfile_obj o;
 	struct blockfile_key k;
 	size_t bs, nblocks, run = none;
@@ -415,7 +495,7 @@ ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation,
 	size_t object_len;
 	ssize_t n;
 
-	if (!dc || !object || !inner || (len && !buf))
+	if (!dc || !object || !inner)
 		return -EINVAL;
 	bs = dc->block_size;
 	if (offset % bs || len > SSIZE_MAX || len > UINT64_MAX - offset)
@@ -424,24 +504,27 @@ ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation,
 		return 0;
 	object_len = strlen(object);
 	if (object_len > BLOCKFILE_MAX_NAME)
-		return inner(inner_arg, object, generation, offset, len, buf);
+		return inner(inner_arg, object, generation, offset, iov, iovcnt);
 
 	blockfile_obj_init(&o, object, object_len, generation, dc->block_size);
 	first = offset / bs;
 	nblocks = (len - 1) / bs + 1;
-	for (size_t i = 0; i < nblocks; i++) {
+	dcache_vpos_settle(&at);
+	for (size_t i = 0; i < nblocks; i++, dcache_vpos_next(&at, bs)) {
 		size_t want = i == nblocks - 1 ? len - i * bs : bs;
 		size_t got;
 
 		blockfile_key_init(&o, first + i, &k);
-		got = dcache_load(dc, &k, want, out + i * bs);
+		got = dcache_load(dc, &k, want, dcache_vpos_ptr(&at));
 		if (!got) {
-			if (run == none)
+			if (run == none) {
 				run = i;
+				run_at = at;
+			}
 			continue;
 		}
 		if (run != none) {
-			n = dcache_fill_run(dc, &o, first, run, i, len, out, inner, inner_arg);
+			n = dcache_fill_run(dc, &o, first, run, i, len, run_at, inner, inner_arg);
 			if (n < 0)
 				return n;
 			if ((size_t)n < (i - run) * bs)
@@ -452,7 +535,7 @@ ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation,
 			return (ssize_t)(i * bs + got);
 	}
 	if (run != none) {
-		n = dcache_fill_run(dc, &o, first, run, nblocks, len, out, inner, inner_arg);
+		n = dcache_fill_run(dc, &o, first, run, nblocks, len, run_at, inner, inner_arg);
 		if (n < 0)
 			return n;
 		return (ssize_t)(run * bs + (size_t)n);
@@ -460,12 +543,52 @@ ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation,
 	return (ssize_t)len;
 }
 
+ssize_t dcache_fetch(struct dcache *dc, const char *object, uint64_t generation, uint64_t offset,
+		     size_t len, void *buf, bcache_fetch_fn inner, void *inner_arg)
+{
+	struct iovec v = {.iov_base = buf, .iov_len = len};
+
+	if (len && !buf)
+		return -EINVAL;
+	return dcache_fetchv(dc, object, generation, offset, &v, 1, len, inner, inner_arg);
+}
+
 ssize_t dcache_layer_fetch(void *arg, const char *object, uint64_t generation, uint64_t offset,
-			   size_t len, void *buf)
+			   const struct iovec *iov, int iovcnt)
 {
 	struct dcache_layer *l = arg;
+	bool aligned = true;
+	unsigned char *tmp;
+	size_t len = 0;
+	ssize_t n;
 
-	return dcache_fetch(l->dc, object, generation, offset, len, buf, l->inner, l->inner_arg);
+	if (!l->dc || iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - len || (iov[i].iov_len && !iov[i].iov_base))
+			return -EINVAL;
+		len += iov[i].iov_len;
+		if (i < iovcnt - 1 && iov[i].iov_len % l->dc->block_size)
+			aligned = false;
+	}
+	if (aligned)
+		return dcache_fetchv(l->dc, object, generation, offset, iov, iovcnt, len, l->inner,
+				     l->inner_arg);
+
+	/* A block would straddle two buffers: this path still copies, through one contiguous
+	 * buffer. The memory cache never takes it when its block size is a multiple of ours. */
+	tmp = malloc(len);
+	if (!tmp)
+		return -ENOMEM;
+	n = dcache_fetch(l->dc, object, generation, offset, len, tmp, l->inner, l->inner_arg);
+	for (size_t done = 0, i = 0; n > 0 && done < (size_t)n; i++) {
+		size_t take = iov[i].iov_len < (size_t)n - done ? iov[i].iov_len : (size_t)n - done;
+
+		memcpy(iov[i].iov_base, tmp + done, take);
+		done += take;
+	}
+	free(tmp);
+	return n;
 }
 
 void dcache_get_stats(struct dcache *dc, struct dcache_stats *out)

@@ -70,9 +70,9 @@ void dcache_free(struct dcache *dc);
  *
  * Blocks found on disk are verified and copied; a damaged or truncated one is deleted, counted
  * in corrupt and fetched again. Every run of contiguous missing blocks is fetched with one call
- * to inner(inner_arg, ...), and what came back is stored. A failed or skipped store never fails
- * the read: the data was fetched, it is only not kept. Stores happen before the call returns.
- * Objects whose names pass 4096 bytes bypass the cache.
+ * to inner(inner_arg, ...), straight into its place in buf, and what came back is stored. A failed
+ * or skipped store never fails the read: the data was fetched, it is only not kept. Stores happen
+ * before the call returns. Objects whose names pass 4096 bytes bypass the cache.
  *
  * Returns the number of bytes read, short only at the object's end (a block on disk or a fetch
  * that ends early marks the end), or -errno: the error from inner, -EIO if inner returned more
@@ -94,8 +94,13 @@ struct dcache_layer {
 };
 
 /* A bcache_fetch_fn over a struct dcache_layer: dcache_fetch(layer->dc, ..., layer->inner,
- * layer->inner_arg). */
+ * layer->inner_arg) into the buffers of iov. When every buffer but the last holds whole blocks of
+ * the disk cache (as the memory cache's do when its block size is a multiple of the disk cache's),
+ * each block is loaded or fetched straight into its buffer, and a run of missing blocks reaches
+ * inner as one call with a vector of those buffers. Otherwise the read still copies: it goes
+ * through a temporary contiguous buffer. Unlike dcache_fetch(), it may fail with -ENOMEM (for
+ * that buffer, or for the vector of a run over more than 16 buffers). */
 ssize_t dcache_layer_fetch(void *arg, const char *object, uint64_t generation, uint64_t offset,
-			   size_t len, void *buf);
+			   const struct iovec *iov, int iovcnt);
 
 #endif

@@ -8,6 +8,7 @@
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <sys/uio.h>
 
 #include "fs/inode.h"
 
@@ -25,9 +26,10 @@ struct gmfs {
 	struct itable *inodes;
 	struct bcache *blocks; /* NULL: every read goes to the server */
 	struct dcache *disk;   /* on-disk blocks under the memory cache, or NULL */
-	/* What the memory cache calls on a miss: the disk cache layer, or the server. */
+	/* What the memory cache calls on a miss (a bcache_fetch_fn): the disk cache layer, or the
+	 * server. */
 	ssize_t (*fetch)(void *arg, const char *object, uint64_t generation, uint64_t off,
-			 size_t len, void *buf);
+			 const struct iovec *iov, int iovcnt);
 	void *fetch_arg;
 	struct ftable *files;  /* open files and their staged data */
 	struct dircache *dirs; /* recent listings that answer lookups */
@@ -52,9 +54,10 @@ struct gmfs {
 
 extern const struct fuse_lowlevel_ops gmfs_ops;
 
-/* A block fetch straight from GCS (arg: the struct gmfs), for fs->fetch. */
+/* A block fetch straight from GCS (arg: the struct gmfs), for fs->fetch: one ranged GET that
+ * fills the buffers of iov in order. */
 ssize_t fs_fetch_from_server(void *arg, const char *object, uint64_t generation, uint64_t off,
-			     size_t len, void *buf);
+			     const struct iovec *iov, int iovcnt);
 
 /* Something under path changed through this mount: listings that show it are stale. */
 void fs_changed(struct gmfs *fs, const char *path);

@@ -110,9 +110,15 @@ int metrics_format(struct buf *out, const struct gcs_stats *g, const struct bcac
 			"gcsmount_cache_misses_total{cache=\"memory\"} %llu\n"
 			"# HELP gcsmount_cache_bytes Bytes held in the memory cache.\n"
 			"# TYPE gcsmount_cache_bytes gauge\n"
-			"gcsmount_cache_bytes{cache=\"memory\"} %llu\n",
+			"gcsmount_cache_bytes{cache=\"memory\"} %llu\n"
+			"# HELP gcsmount_cache_allocated_bytes Bytes of block buffers the memory "
+			"cache has allocated: the blocks held, spare buffers kept for reuse and "
+			"blocks of reads in progress that did not fit.\n"
+			"# TYPE gcsmount_cache_allocated_bytes gauge\n"
+			"gcsmount_cache_allocated_bytes{cache=\"memory\"} %llu\n",
 			(unsigned long long)cache->hits, (unsigned long long)cache->misses,
-			(unsigned long long)cache->bytes_cached);
+			(unsigned long long)cache->bytes_cached,
+			(unsigned long long)cache->bytes_allocated);
 	if (!rc && disk)
 		rc = buf_printf(out,
 				"gcsmount_cache_hits_total{cache=\"disk\"} %llu\n"
@@ -215,9 +221,10 @@ static void log_metrics(struct metrics *m)
 		struct bcache_stats c;
 
 		bcache_get_stats(m->fs->blocks, &c);
-		log_info("metrics: memory cache: %llu hits, %llu misses, %llu bytes held",
+		log_info("metrics: memory cache: %llu hits, %llu misses, %llu bytes held, %llu "
+			 "bytes allocated",
 			 (unsigned long long)c.hits, (unsigned long long)c.misses,
-			 (unsigned long long)c.bytes_cached);
+			 (unsigned long long)c.bytes_cached, (unsigned long long)c.bytes_allocated);
 	}
 	if (m->fs->disk) {
 		struct dcache_stats d;

@@ -527,11 +527,11 @@ static char *rbuf_get(size_t size)
 }
 
 ssize_t fs_fetch_from_server(void *arg, const char *object, uint64_t generation, uint64_t off,
-			     size_t len, void *buf)
+			     const struct iovec *iov, int iovcnt)
 {
 	struct gmfs *fs = arg;
 
-	return gcs_read(fs->gcs, object, generation, off, len, buf);
+	return gcs_readv(fs->gcs, object, generation, off, iov, iovcnt);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

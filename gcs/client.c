@@ -3,8 +3,9 @@
  * Every request is a struct gcs_req run by gcs_perform(): it borrows a curl easy handle from
  * a pool (handles keep their connections alive between requests), adds the Authorization
  * header, runs the transfer, and on a transient failure sleeps a capped, jittered, doubling
- * backoff and tries again. Response bodies either go into a caller's buffer (object data, only
- * on 2xx) or into a bounded struct buf (JSON and error bodies). Exactly one place maps the
+ * backoff and tries again. Response bodies either go straight into a caller's buffers (object
+ * data, only on 2xx, scattered over an iovec array so that a block cache receives each block in
+ * its own buffer) or into a bounded struct buf (JSON and error bodies). Exactly one place maps the
  * outcome to errno (gcs/status.c) and one place logs it (log_failure below).
  *
  * Locks: pool_lock guards the handle pool only; share_locks guard libcurl's shared DNS, TLS
@@ -15,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -248,7 +250,21 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 			r->sink_overflow = 1;
 			return 0;
 		}
-		memcpy(r->sink + r->sink_len, data, len);
+		/* The room checked above lies in the buffers from sink_at on. */
+		for (size_t done = 0; done < len && r->sink_at < r->sink_cnt;) {
+			const struct iovec *v = &r->sink[r->sink_at];
+			size_t n = v->iov_len - r->sink_off;
+
+			if (n > len - done)
+				n = len - done;
+			memcpy((char *)v->iov_base + r->sink_off, data + done, n);
+			done += n;
+			r->sink_off += n;
+			if (r->sink_off == v->iov_len) {
+				r->sink_at++;
+				r->sink_off = 0;
+			}
+		}
 		r->sink_len += len;
 		return len;
 	}
@@ -530,6 +546,8 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 
 		buf_reset(&r->body);
 		r->sink_len = 0;
+		r->sink_at = 0;
+		r->sink_off = 0;
 		r->sink_overflow = 0;
 		r->status = 0;
 		r->xport_msg[0] = '\0';
@@ -737,17 +755,28 @@ int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_li
 	return rc;
 }
 
-ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
-		 size_t len, void *buf)
+ssize_t gcs_readv(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
+		  const struct iovec *iov, int iovcnt)
 {
 	struct gcs_req r;
 	char range[80], gen[24];
+	size_t len = 0;
 	int rc;
 
+	if (iovcnt < 0 || (iovcnt && !iov))
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - len)
+			return -EINVAL;
+		len += iov[i].iov_len;
+	}
 	if (len == 0)
 		return 0;
+	if (len - 1 > UINT64_MAX - off)
+		return -EINVAL;
 	gcs_req_init(&r, "xml.get", "GET", name);
-	r.sink = buf;
+	r.sink = iov;
+	r.sink_cnt = iovcnt;
 	r.sink_cap = len;
 	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
@@ -788,4 +817,12 @@ ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, ui
 	}
 	gcs_req_free(&r);
 	return n;
+}
+
+ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
+		 size_t len, void *buf)
+{
+	struct iovec v = {.iov_base = buf, .iov_len = len};
+
+	return gcs_readv(c, name, generation, off, &v, 1);
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "gcs/object.h"
 
@@ -81,6 +82,13 @@ int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_li
  * -ENOENT when that generation no longer exists. */
 ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
 		 size_t len, void *buf);
+
+/* gcs_read() with one ranged GET into iovcnt buffers: the bytes from off fill iov[0], then
+ * iov[1], and so on; the length asked for is the sum of the iov_len. Each byte is copied once,
+ * from the HTTP library's receive buffer to its place. -EINVAL if the lengths add up past
+ * SSIZE_MAX. */
+ssize_t gcs_readv(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
+		  const struct iovec *iov, int iovcnt);
 
 void gcs_get_stats(struct gcs_client *c, struct gcs_stats *out);
 

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "gcs/client.h"
 #include "gcs/errbody.h"
@@ -70,8 +71,12 @@ struct gcs_req {
 	enum gcs_xport xport;
 	char xport_msg[CURL_ERROR_SIZE];
 	struct buf body;
-	char *sink; /* 2xx bodies go here when set */
-	size_t sink_cap, sink_len;
+	/* When sink is set, 2xx bodies are scattered over its sink_cnt buffers, in order, which
+	 * hold sink_cap bytes in all. sink_len bytes came so far; the next goes to sink[sink_at] at
+	 * sink_off. */
+	const struct iovec *sink;
+	int sink_cnt, sink_at;
+	size_t sink_cap, sink_len, sink_off;
 	int sink_overflow;
 	char request_id[128];
 	char location[2048]; /* Location header, for resumable sessions */

@@ -54,6 +54,9 @@ def test_metrics_count_what_the_server_saw(fakegcs, mount):
     assert v['gcsmount_bytes_total{direction="out"}'] >= 5000
     assert v['gcsmount_bytes_total{direction="in"}'] >= 5 * 1000
     assert v['gcsmount_cache_misses_total{cache="memory"}'] >= 5
+    # The five blocks read are held; their buffers are allocated, and spares may be kept.
+    held = v['gcsmount_cache_bytes{cache="memory"}']
+    assert v['gcsmount_cache_allocated_bytes{cache="memory"}'] >= held >= 5 * 1000
 
 
 def test_retries_and_failures_are_counted(fakegcs, mount):

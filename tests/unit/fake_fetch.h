@@ -2,9 +2,10 @@
  * function serving a deterministic byte pattern, checks of what a read returned, a runner for a
  * table of tests (CHECK comes from check.h), and a small PRNG.
  *
- * The fake serves a pattern per (object, generation, offset), counts its calls and bytes, and
- * flags every range the cache under test should never ask for, by the contract the test file
- * chose (enum fake_ranges). Tests that need two threads to meet inside a fetch close its gate:
+ * The fake serves a pattern per (object, generation, offset), scattered over the buffers it is
+ * given, counts its calls and bytes, records the buffers of its last call, and flags every range
+ * the cache under test should never ask for, by the contract the test file chose (enum
+ * fake_ranges). Tests that need two threads to meet inside a fetch close its gate:
  * fetches then wait until the test opens it, so overlap is certain instead of left to sleeps.
  *
  * Everything here is static: each test executable includes it once. */
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 /* The fake's block size unless a test sets another. */
@@ -30,10 +32,14 @@
 #define GUARD 16
 #define GUARD_BYTE 0x5a
 
+/* The buffers of a call the fake records, at most. */
+#define FAKE_IOV_RECORD 16
+
 /* The ranges a cache may ask the fake for; any other is counted in bad_range. Either way a fetch
  * starts on a block boundary and asks for at least one byte. */
 enum fake_ranges {
-	/* As the memory cache calls its fetch function: nothing past `claimed`. */
+	/* As the memory cache calls its fetch function: nothing past `claimed`, and one buffer per
+	 * block, so each is a block long but the last, which may end early at `claimed`. */
 	FAKE_WITHIN_CLAIMED,
 	/* As the disk cache calls its inner function: whole blocks, or up to the object's end. */
 	FAKE_WHOLE_BLOCKS,
@@ -50,6 +56,11 @@ struct fake {
 	atomic_int fail_next; /* this many next calls fail with fail_err */
 	int fail_err;	      /* -EIO unless a test sets another */
 	atomic_bool gated;    /* fetches wait until the test opens the gate */
+	/* The last call's buffers (the first FAKE_IOV_RECORD of them); atomic only so that tests
+	 * with several threads stay free of data races, and meaningful only in those with one. */
+	atomic_int last_iovcnt;
+	atomic_size_t last_iov_len[FAKE_IOV_RECORD];
+	void *_Atomic last_iov_base[FAKE_IOV_RECORD];
 };
 
 static inline void fake_setup(struct fake *f, uint64_t size, enum fake_ranges ranges)
@@ -88,28 +99,56 @@ static inline unsigned char pattern(const char *object, uint64_t gen, uint64_t p
 	return (unsigned char)x;
 }
 
-static inline bool fake_range_ok(const struct fake *f, uint64_t offset, size_t len)
+static inline bool fake_range_ok(const struct fake *f, uint64_t offset, const struct iovec *iov,
+				 int iovcnt, size_t len)
 {
 	if (len == 0 || offset % f->block_size)
 		return false;
-	if (f->ranges == FAKE_WITHIN_CLAIMED)
-		return offset + len <= f->claimed;
+	if (f->ranges == FAKE_WITHIN_CLAIMED) {
+		for (int i = 0; i < iovcnt - 1; i++)
+			if (iov[i].iov_len != f->block_size)
+				return false;
+		return iov[iovcnt - 1].iov_len <= f->block_size && offset + len <= f->claimed;
+	}
 	return len % f->block_size == 0 || offset + len == f->size;
+}
+
+/* Writes the pattern of [offset, offset + n) of object@gen across the buffers, in order, and
+ * scribbles over the rest of them. */
+static inline void fake_scatter(const char *object, uint64_t gen, uint64_t offset, size_t n,
+				const struct iovec *iov, int iovcnt)
+{
+	size_t pos = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		unsigned char *p = iov[i].iov_base;
+
+		for (size_t j = 0; j < iov[i].iov_len; j++, pos++)
+			/* As a real transport's buffer might hold anything past a short answer. */
+			p[j] = pos < n ? pattern(object, gen, offset + pos) : 0xee;
+	}
 }
 
 /* A bcache_fetch_fn over a struct fake. */
 static inline ssize_t fake_fetch(void *arg, const char *object, uint64_t gen, uint64_t offset,
-				 size_t len, void *buf)
+				 const struct iovec *iov, int iovcnt)
 {
 	const struct timespec pause = {0, 1000000};
 	struct fake *f = arg;
-	unsigned char *p = buf;
-	size_t n;
+	size_t len = 0, n;
 	int left;
 
+	for (int i = 0; i < iovcnt; i++) {
+		len += iov[i].iov_len;
+		if (i < FAKE_IOV_RECORD) {
+			atomic_store(&f->last_iov_len[i], iov[i].iov_len);
+			atomic_store(&f->last_iov_base[i], iov[i].iov_base);
+		}
+	}
+	atomic_store(&f->last_iovcnt, iovcnt);
 	atomic_fetch_add(&f->calls, 1);
 	atomic_fetch_add(&f->bytes, len);
-	if (!fake_range_ok(f, offset, len))
+	if (!fake_range_ok(f, offset, iov, iovcnt, len))
 		atomic_fetch_add(&f->bad_range, 1);
 	/* Polled, so the fake needs no lock: a fetch goes on within a millisecond of the opening.
 	 */
@@ -121,10 +160,7 @@ static inline ssize_t fake_fetch(void *arg, const char *object, uint64_t gen, ui
 			return f->fail_err;
 	}
 	n = offset >= f->size ? 0 : f->size - offset < len ? f->size - offset : len;
-	for (size_t i = 0; i < n; i++)
-		p[i] = pattern(object, gen, offset + i);
-	/* Scribble past a short answer, as a real transport's buffer might hold anything. */
-	memset(p + n, 0xee, len - n);
+	fake_scatter(object, gen, offset, n, iov, iovcnt);
 	return (ssize_t)n;
 }
 

@@ -145,6 +145,97 @@ static void test_spanning_read_of_missing_blocks_makes_one_fetch(void)
 	bcache_free(bc);
 }
 
+static void test_run_of_missing_blocks_is_fetched_once_straight_into_the_blocks(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	unsigned char *third;
+	unsigned char b;
+	struct fake f;
+
+	fake_init(&f, 100 * BS);
+	CHECK(read_ok(bc, &f, "obj", 1, 8 * BS + 3, 3 * BS + 10));
+	/* Blocks 8..11 in one call, one buffer per block. */
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(atomic_load(&f.last_iovcnt) == 4);
+	for (int i = 0; i < 4; i++)
+		CHECK(atomic_load(&f.last_iov_len[i]) == BS);
+	CHECK(atomic_load(&f.bad_range) == 0);
+	/* The third buffer is block 10 itself, not a staging area it was copied out of: what is
+	 * written there now is what a later read of the block returns. */
+	third = atomic_load(&f.last_iov_base[2]);
+	third[5] ^= 0xff;
+	CHECK(bcache_read(bc, "obj", 1, f.size, 10 * BS + 5, 1, &b, fake_fetch, &f) == 1);
+	CHECK(b == (unsigned char)(pattern("obj", 1, 10 * BS + 5) ^ 0xff));
+	CHECK(atomic_load(&f.calls) == 1);
+	bcache_free(bc);
+}
+
+static void test_short_last_block_gets_a_short_buffer(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+
+	fake_init(&f, 3 * BS + 10);
+	CHECK(read_ok(bc, &f, "obj", 1, 0, 4 * BS));
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(atomic_load(&f.last_iovcnt) == 4);
+	CHECK(atomic_load(&f.last_iov_len[2]) == BS);
+	CHECK(atomic_load(&f.last_iov_len[3]) == 10);
+	CHECK(atomic_load(&f.bad_range) == 0);
+	bcache_free(bc);
+}
+
+static void test_long_runs_are_fetched_in_runs_of_at_most_1024_blocks(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+
+	fake_init(&f, 3000 * BS);
+	/* More buffers than fit on the stack: still one call. */
+	CHECK(read_ok(bc, &f, "obj", 1, 0, 40 * BS));
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(atomic_load(&f.last_iovcnt) == 40);
+	/* Blocks 100..2099: 1024 in the first call, the other 976 in the second. */
+	CHECK(read_ok(bc, &f, "obj", 1, 100 * BS, 2000 * BS));
+	CHECK(atomic_load(&f.calls) == 3);
+	CHECK(atomic_load(&f.last_iovcnt) == 976);
+	CHECK(atomic_load(&f.bytes) == 2040 * BS);
+	CHECK(atomic_load(&f.bad_range) == 0);
+	bcache_free(bc);
+}
+
+static void test_buffers_alive_stay_within_capacity_and_spares(void)
+{
+	const size_t cap = 16 * BS;
+	const uint64_t bound = cap + BCACHE_SPARE_BLOCKS * BS;
+	struct bcache *bc = bcache_new(BS, cap);
+	uint64_t peak = 0;
+	struct fake f;
+	int bad = 0;
+
+	/* A long sequential scan, as a reader with read-ahead makes it: the reads, each a little
+	 * over a block, and the blocks ahead of them brought in without a buffer. */
+	fake_init(&f, 4000 * BS + 7);
+	for (uint64_t off = 0; off < f.size; off += BS + 9) {
+		uint64_t ahead = (off / BS + 4) * BS;
+
+		if (ahead < f.size && (off / BS) % 4 == 0)
+			bcache_read(bc, "obj", 1, f.size, ahead, 4 * BS, NULL, fake_fetch, &f);
+		bad += !read_ok(bc, &f, "obj", 1, off, BS + 9);
+		if (stats(bc).bytes_allocated > peak)
+			peak = stats(bc).bytes_allocated;
+	}
+	CHECK(bad == 0);
+	CHECK(stats(bc).evictions > 0);
+	CHECK(peak >= cap);
+	CHECK(peak <= bound);
+	/* Once nothing is cached, only the spares are left. */
+	bcache_invalidate(bc, "obj");
+	CHECK(stats(bc).bytes_cached == 0);
+	CHECK(stats(bc).bytes_allocated <= BCACHE_SPARE_BLOCKS * BS);
+	bcache_free(bc);
+}
+
 static void test_cached_block_splits_missing_ones_into_two_fetches(void)
 {
 	struct bcache *bc = bcache_new(BS, 1 << 20);
@@ -565,6 +656,10 @@ static const struct test tests[] = {
 	TEST(test_second_read_of_same_range_makes_no_fetch),
 	TEST(test_read_without_buffer_fills_the_cache_for_later_reads),
 	TEST(test_spanning_read_of_missing_blocks_makes_one_fetch),
+	TEST(test_run_of_missing_blocks_is_fetched_once_straight_into_the_blocks),
+	TEST(test_short_last_block_gets_a_short_buffer),
+	TEST(test_long_runs_are_fetched_in_runs_of_at_most_1024_blocks),
+	TEST(test_buffers_alive_stay_within_capacity_and_spares),
 	TEST(test_cached_block_splits_missing_ones_into_two_fetches),
 	TEST(test_new_generation_misses_and_returns_new_bytes),
 	TEST(test_short_final_block_and_reads_past_eof),

@@ -953,6 +953,87 @@ static void test_layer_stacks_under_the_memory_cache(void)
 	remove_tmpdir(dir);
 }
 
+/* Checks that n bytes from off of object@gen were scattered over iov in order. */
+static bool iov_holds(const struct iovec *iov, int iovcnt, const char *object, uint64_t gen,
+		      uint64_t off, size_t n)
+{
+	size_t pos = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		for (size_t j = 0; j < iov[i].iov_len && pos < n; j++, pos++)
+			if (((unsigned char *)iov[i].iov_base)[j] !=
+			    pattern(object, gen, off + pos))
+				return false;
+	return pos == n;
+}
+
+static void test_layer_fetches_straight_into_the_callers_buffers(void)
+{
+	char *dir = make_tmpdir();
+	struct dcache *dc = open_cache(dir, BIG, 0);
+	struct dcache_layer layer = {.dc = dc, .inner = fake_fetch};
+	unsigned char a[2 * BS], b[2 * BS], blk[4][BS];
+	struct iovec two[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+	struct iovec four[4] = {{blk[0], BS}, {blk[1], BS}, {blk[2], BS}, {blk[3], BS}};
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+
+	fake_init(&f, 100 * BS);
+	layer.inner_arg = &f;
+	CHECK(block_ok(dc, &f, "obj", 1, 2));
+	/* Buffers of two blocks each over blocks 0..3, of which 2 is on disk: blocks 0-1 are one
+	 * run, block 3 another, which starts in the middle of the second buffer. */
+	CHECK(dcache_layer_fetch(&layer, "obj", 1, 0, two, 2) == 4 * BS);
+	CHECK(iov_holds(two, 2, "obj", 1, 0, 4 * BS));
+	CHECK(atomic_load(&f.calls) == 3);
+	CHECK(atomic_load(&f.last_iovcnt) == 1);
+	CHECK(atomic_load(&f.last_iov_base[0]) == (void *)(b + BS));
+	CHECK(atomic_load(&f.last_iov_len[0]) == BS);
+	/* Now all four are on disk, and land in buffers of one block each. */
+	CHECK(dcache_layer_fetch(&layer, "obj", 1, 0, four, 4) == 4 * BS);
+	CHECK(iov_holds(four, 4, "obj", 1, 0, 4 * BS));
+	CHECK(atomic_load(&f.calls) == 3);
+
+	/* Under the memory cache, a run of missing blocks reaches inner as one call with the
+	 * memory cache's block buffers. */
+	CHECK(bcache_read(bc, "obj", 1, f.size, 10 * BS, 4 * BS, NULL, dcache_layer_fetch,
+			  &layer) == 4 * BS);
+	CHECK(atomic_load(&f.calls) == 4);
+	CHECK(atomic_load(&f.last_iovcnt) == 4);
+	for (int i = 0; i < 4; i++)
+		CHECK(atomic_load(&f.last_iov_len[i]) == BS);
+	CHECK(stats(dc).stores == 1 + 3 + 4);
+	CHECK(atomic_load(&f.bad_range) == 0);
+	bcache_free(bc);
+	close_and_remove(dc, dir);
+}
+
+static void test_layer_serves_buffers_that_split_blocks(void)
+{
+	char *dir = make_tmpdir();
+	struct dcache *dc = open_cache(dir, BIG, 0);
+	struct dcache_layer layer = {.dc = dc, .inner = fake_fetch};
+	unsigned char a[BS + 10], b[2 * BS - 10], c[BS + 3], d[8];
+	struct iovec v[4] = {{a, sizeof(a)}, {b, sizeof(b)}, {c, sizeof(c)}, {d, sizeof(d)}};
+	struct fake f;
+
+	/* The object ends 3 bytes into the fifth block, in the third buffer. */
+	fake_init(&f, 4 * BS + 3);
+	layer.inner_arg = &f;
+	CHECK(dcache_layer_fetch(&layer, "obj", 1, 0, v, 3) == 4 * BS + 3);
+	CHECK(iov_holds(v, 3, "obj", 1, 0, 4 * BS + 3));
+	CHECK(atomic_load(&f.calls) == 1);
+	memset(a, 0, sizeof(a));
+	memset(c, 0, sizeof(c));
+	/* From disk, with a buffer to spare past the end. */
+	CHECK(dcache_layer_fetch(&layer, "obj", 1, 0, v, 4) == 4 * BS + 3);
+	CHECK(iov_holds(v, 3, "obj", 1, 0, 4 * BS + 3));
+	CHECK(atomic_load(&f.calls) == 1);
+	CHECK(stats(dc).hits == 5);
+	CHECK(atomic_load(&f.bad_range) == 0);
+	close_and_remove(dc, dir);
+}
+
 struct reader {
 	pthread_t thread;
 	struct dcache *dc;
@@ -1107,6 +1188,8 @@ static const struct test tests[] = {
 	TEST(test_temp_files_are_left_alone_while_another_cache_uses_the_dir),
 	TEST(test_block_evicted_by_another_cache_is_a_plain_miss),
 	TEST(test_layer_stacks_under_the_memory_cache),
+	TEST(test_layer_fetches_straight_into_the_callers_buffers),
+	TEST(test_layer_serves_buffers_that_split_blocks),
 	TEST(test_concurrent_readers_of_two_caches_on_one_dir_get_correct_bytes),
 	TEST(test_free_space_floor_is_kept),
 };

@@ -80,15 +80,20 @@ static void zero_window_disables_read_ahead(void)
 static atomic_int fetches;
 static atomic_ullong fetched;
 
-static ssize_t counting_fetch(void *arg, const char *object, uint64_t gen, uint64_t off, size_t len,
-			      void *buf)
+static ssize_t counting_fetch(void *arg, const char *object, uint64_t gen, uint64_t off,
+			      const struct iovec *iov, int iovcnt)
 {
+	size_t len = 0;
+
 	(void)arg;
 	(void)object;
 	(void)gen;
 	/* Every MiB of the object holds its own index. */
-	for (size_t i = 0; i < len; i++)
-		((char *)buf)[i] = (char)((off + i) / MiB);
+	for (int i = 0; i < iovcnt; i++) {
+		for (size_t j = 0; j < iov[i].iov_len; j++)
+			((char *)iov[i].iov_base)[j] = (char)((off + len + j) / MiB);
+		len += iov[i].iov_len;
+	}
 	atomic_fetch_add(&fetches, 1);
 	atomic_fetch_add(&fetched, len);
 	return (ssize_t)len;
