@@ -60,6 +60,17 @@ def encode_name(name):
 
 
 def object_resource(obj, base_url):
+    """The object's JSON resource: a fresh dict the caller may change."""
+    res = obj.rendered.get(base_url)
+    if res is None:
+        res = obj.rendered[base_url] = _render_object(obj, base_url)
+    res = dict(res)
+    if "metadata" in res:
+        res["metadata"] = dict(res["metadata"])
+    return res
+
+
+def _render_object(obj, base_url):
     enc = encode_name(obj.name)
     res = {
         "kind": "storage#object",

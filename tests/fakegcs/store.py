@@ -49,6 +49,9 @@ class ObjectVersion:
     time_created: int             # microseconds since the epoch
     updated: int
     component_count: object = None
+    # JSON resources rendered from this version, by server URL. A version never changes (an
+    # update makes a new one), so neither do they; listings render many of them again and again.
+    rendered: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def size(self):
