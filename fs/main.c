@@ -654,7 +654,9 @@ static int run(struct config *cfg)
 		.stat_ttl = cfg->stat_ttl,
 		.negative_ttl = cfg->negative_ttl,
 		.ra_window = (uint64_t)cfg->readahead_mb << 20,
-		.ra_threads = 16,
+		/* Requests in flight for read-ahead and prefetched files together: enough for a
+		 * sequential reader's window and a directory being read file by file. */
+		.ra_threads = 32,
 		.prefetch_files = cfg->prefetch_files,
 		.metrics = metrics,
 	};
