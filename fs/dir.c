@@ -374,7 +374,8 @@ static int split_range(struct plist *pl, struct lrange *r, const char *first, co
 
 	/* [last, p0), [p0, p1), ..., [pn-1, end): last itself comes again, and merges. */
 	for (size_t i = 0; ok && i <= n; i++) {
-		struct lrange *piece = lrange_new(i ? points[i - 1] : last, i < n ? points[i] : r->end);
+		struct lrange *piece =
+			lrange_new(i ? points[i - 1] : last, i < n ? points[i] : r->end);
 
 		if (!piece)
 			ok = 0;

@@ -36,7 +36,7 @@ struct gmfs {
 	struct readahead *ra;  /* started at init, when the daemon runs; NULL: none */
 	uint64_t ra_window;    /* most bytes read ahead of one sequential reader */
 	int ra_threads;
-	size_t prefetch_files; /* files fetched ahead of opens in name order, at most PREFETCH_FILES_MAX */
+	size_t prefetch_files;	 /* files fetched ahead of opens in name order */
 	struct metrics *metrics; /* started at init */
 	struct stage *stage;
 	int read_only;

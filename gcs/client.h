@@ -67,10 +67,10 @@ int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whyle
 int gcs_stat(struct gcs_client *c, const char *name, struct gcs_object *out);
 
 struct gcs_list_query {
-	const char *prefix;	/* "" for the whole bucket */
-	const char *delimiter;	/* NULL for a flat listing */
-	const char *page_token; /* NULL for the first page */
-	int max_results;	/* 0: the server's maximum (1000) */
+	const char *prefix;	  /* "" for the whole bucket */
+	const char *delimiter;	  /* NULL for a flat listing */
+	const char *page_token;	  /* NULL for the first page */
+	int max_results;	  /* 0: the server's maximum (1000) */
 	const char *start_offset; /* names from this one on, or NULL */
 	const char *end_offset;	  /* names before this one, or NULL */
 };

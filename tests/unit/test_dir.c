@@ -11,8 +11,7 @@
 #define MAXP 32
 
 /* The split points as one string, "a|b|c", for compact comparisons. */
-static char *points(const char *first, const char *last, const char *end, size_t plen,
-		    size_t max)
+static char *points(const char *first, const char *last, const char *end, size_t plen, size_t max)
 {
 	char *p[MAXP];
 	size_t n = dir_split_points(first, last, end, plen, p, max);
@@ -32,19 +31,19 @@ static void numbered_names_split_at_the_next_pages(void)
 {
 	/* A page of d/f00000..d/f00999 is most likely followed by d/f01..., d/f02..., ... */
 	CHECK_STR(points("d/f00000", "d/f00999", NULL, 2, MAXP),
-		    "d/f01|d/f02|d/f03|d/f04|d/f05|d/f06|d/f07|d/f08|d/f09");
+		  "d/f01|d/f02|d/f03|d/f04|d/f05|d/f06|d/f07|d/f08|d/f09");
 	/* When the digits at that place run out, one place further left. */
 	CHECK_STR(points("d/f09000", "d/f09999", NULL, 2, MAXP),
-		    "d/f1|d/f2|d/f3|d/f4|d/f5|d/f6|d/f7|d/f8|d/f9");
+		  "d/f1|d/f2|d/f3|d/f4|d/f5|d/f6|d/f7|d/f8|d/f9");
 	/* A page that ends within a place counts on from there. */
 	CHECK_STR(points("d/img_0001.jpg", "d/img_1000.jpg", NULL, 2, MAXP),
-		    "d/img_2|d/img_3|d/img_4|d/img_5|d/img_6|d/img_7|d/img_8|d/img_9");
+		  "d/img_2|d/img_3|d/img_4|d/img_5|d/img_6|d/img_7|d/img_8|d/img_9");
 }
 
 static void letters_count_through_their_own_case(void)
 {
 	CHECK_STR(points("aardvark", "cat", NULL, 0, MAXP),
-		    "d|e|f|g|h|i|j|k|l|m|n|o|p|q|r|s|t|u|v|w|x|y|z");
+		  "d|e|f|g|h|i|j|k|l|m|n|o|p|q|r|s|t|u|v|w|x|y|z");
 	CHECK_STR(points("Apple", "Wolf", NULL, 0, MAXP), "X|Y|Z");
 }
 
@@ -58,7 +57,8 @@ static void points_stay_inside_the_range_and_the_bound(void)
 	CHECK_STR(points("d/z1", "d/z9", NULL, 2, MAXP), "");
 	CHECK_STR(points("d/~a", "d/~~", NULL, 2, MAXP), "");
 	/* Every point is after the last name of the page. */
-	CHECK_STR(points("x/a", "x/a0", NULL, 2, MAXP), "x/a1|x/a2|x/a3|x/a4|x/a5|x/a6|x/a7|x/a8|x/a9");
+	CHECK_STR(points("x/a", "x/a0", NULL, 2, MAXP),
+		  "x/a1|x/a2|x/a3|x/a4|x/a5|x/a6|x/a7|x/a8|x/a9");
 }
 
 static void merged_listings_keep_one_entry_per_name(void)
