@@ -400,6 +400,46 @@ static int split_range(struct plist *pl, struct lrange *r, const char *first, co
 	return 1;
 }
 
+/* What a page of range r (or the error that came instead) means: its entries join the
+ * listing, and r is done, split, or queued again for its next page. With pl->lock held once
+ * workers run. */
+static void plist_take_page(struct plist *pl, struct lrange *r, int rc, struct gcs_list_page *page)
+{
+	const char *lo, *hi;
+
+	if (!rc)
+		rc = add_page(pl->out, page, pl->prefix, pl->d);
+	if (rc) {
+		if (!pl->rc)
+			pl->rc = rc;
+		lrange_free(r);
+		return;
+	}
+	if (!page->next_page_token) {
+		lrange_free(r); /* this range is done */
+		return;
+	}
+	page_bounds(page, &lo, &hi);
+	if (r->token || !lo || !split_range(pl, r, lo, hi)) {
+		free(r->token);
+		r->token = page->next_page_token;
+		page->next_page_token = NULL;
+		r->next = pl->queue;
+		pl->queue = r;
+	}
+}
+
+static int plist_list(struct plist *pl, const struct lrange *r, struct gcs_list_page *page)
+{
+	struct gcs_list_query q = {.prefix = pl->prefix,
+				   .delimiter = "/",
+				   .page_token = r->token,
+				   .start_offset = r->start,
+				   .end_offset = r->end};
+
+	return gcs_list(pl->gcs, &q, page);
+}
+
 static void *plist_worker(void *arg)
 {
 	struct plist *pl = arg;
@@ -419,35 +459,10 @@ static void *plist_worker(void *arg)
 		pl->busy++;
 		pthread_mutex_unlock(&pl->lock);
 
-		struct gcs_list_query q = {.prefix = pl->prefix,
-					   .delimiter = "/",
-					   .page_token = r->token,
-					   .start_offset = r->start,
-					   .end_offset = r->end};
-		rc = gcs_list(pl->gcs, &q, &page);
+		rc = plist_list(pl, r, &page);
 
 		pthread_mutex_lock(&pl->lock);
-		if (!rc)
-			rc = add_page(pl->out, &page, pl->prefix, pl->d);
-		if (rc) {
-			if (!pl->rc)
-				pl->rc = rc;
-			lrange_free(r);
-		} else if (!page.next_page_token) {
-			lrange_free(r); /* this range is done */
-		} else {
-			const char *lo, *hi;
-			int first_page = r->token == NULL;
-
-			page_bounds(&page, &lo, &hi);
-			if (!first_page || !lo || !split_range(pl, r, lo, hi)) {
-				free(r->token);
-				r->token = page.next_page_token;
-				page.next_page_token = NULL;
-				r->next = pl->queue;
-				pl->queue = r;
-			}
-		}
+		plist_take_page(pl, r, rc, &page);
 		pl->busy--;
 		pthread_cond_broadcast(&pl->changed);
 		pthread_mutex_unlock(&pl->lock);
@@ -463,7 +478,9 @@ int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iatt
 		  int implicit_dirs, int parallel, struct dirlist *out)
 {
 	struct plist pl = {.gcs = gcs, .d = d, .out = out};
+	struct gcs_list_page page = {0};
 	pthread_t threads[DIRLIST_PARALLEL_MAX];
+	struct lrange *whole;
 	int started = 0;
 	char *prefix;
 
@@ -473,22 +490,26 @@ int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iatt
 		parallel = DIRLIST_PARALLEL_MAX;
 	memset(out, 0, sizeof(*out));
 	prefix = listing_prefix(dirpath);
-	pl.queue = lrange_new(NULL, NULL);
-	if (!prefix || !pl.queue) {
+	whole = lrange_new(NULL, NULL);
+	if (!prefix || !whole) {
 		free(prefix);
-		free(pl.queue);
+		free(whole);
 		return -ENOMEM;
 	}
 	pl.prefix = prefix;
 	pthread_mutex_init(&pl.lock, NULL);
 	pthread_cond_init(&pl.changed, NULL);
-	/* The calling thread works too; the others help once a split has given them ranges. */
-	for (; started < parallel - 1; started++)
-		if (pthread_create(&threads[started], NULL, plist_worker, &pl))
-			break;
-	plist_worker(&pl);
-	for (int i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+	/* The first page here: most directories end with it, and need no workers. */
+	plist_take_page(&pl, whole, plist_list(&pl, whole, &page), &page);
+	gcs_list_page_clear(&page);
+	if (pl.queue && !pl.rc) {
+		for (; started < parallel - 1; started++)
+			if (pthread_create(&threads[started], NULL, plist_worker, &pl))
+				break;
+		plist_worker(&pl); /* the calling thread works too */
+		for (int i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+	}
 	while (pl.queue) {
 		struct lrange *next = pl.queue->next;
 		lrange_free(pl.queue);
