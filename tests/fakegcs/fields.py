@@ -70,11 +70,14 @@ def apply(value, tree):
     if isinstance(value, list):
         return [apply(item, tree) for item in value]
     if isinstance(value, dict):
+        if "*" not in tree:
+            # The usual case, and the fast one: walk the few names asked for.
+            return {key: apply(value[key], sub) for key, sub in tree.items() if key in value}
         result = {}
         for key, item in value.items():
             if key in tree:
                 result[key] = apply(item, tree[key])
-            elif "*" in tree:
+            else:
                 result[key] = apply(item, tree["*"])
         return result
     return value

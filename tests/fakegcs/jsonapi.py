@@ -103,7 +103,9 @@ def object_list(state, request, route):
     if page.prefixes:
         result["prefixes"] = page.prefixes
     if page.items:
-        result["items"] = [object_resource(o, request.base_url) for o in page.items]
+        # Shared: the fields filter and the JSON encoder only read them.
+        result["items"] = [object_resource(o, request.base_url, shared=True)
+                           for o in page.items]
     return _filtered(result, request)
 
 

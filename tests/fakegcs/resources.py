@@ -59,11 +59,14 @@ def encode_name(name):
     return quote(name, safe="")
 
 
-def object_resource(obj, base_url):
-    """The object's JSON resource: a fresh dict the caller may change."""
+def object_resource(obj, base_url, shared=False):
+    """The object's JSON resource: a fresh dict the caller may change, or with shared, the
+    kept one, which the caller must not change."""
     res = obj.rendered.get(base_url)
     if res is None:
         res = obj.rendered[base_url] = _render_object(obj, base_url)
+    if shared:
+        return res
     res = dict(res)
     if "metadata" in res:
         res["metadata"] = dict(res["metadata"])
