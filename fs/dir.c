@@ -330,6 +330,16 @@ static void lrange_free(struct lrange *r)
 	free(r);
 }
 
+static void lrange_free_all(struct lrange *r)
+{
+	while (r) {
+		struct lrange *next = r->next;
+
+		lrange_free(r);
+		r = next;
+	}
+}
+
 static struct lrange *lrange_new(const char *start, const char *end)
 {
 	struct lrange *r = calloc(1, sizeof(*r));
@@ -387,11 +397,7 @@ static int split_range(struct plist *pl, struct lrange *r, const char *first, co
 	for (size_t i = 0; i < n; i++)
 		free(points[i]);
 	if (!ok) {
-		while (pieces) {
-			struct lrange *next = pieces->next;
-			lrange_free(pieces);
-			pieces = next;
-		}
+		lrange_free_all(pieces);
 		return 0;
 	}
 	*tail = pl->queue;
@@ -510,11 +516,7 @@ int dirlist_fetch(struct gcs_client *gcs, const char *dirpath, const struct iatt
 		for (int i = 0; i < started; i++)
 			pthread_join(threads[i], NULL);
 	}
-	while (pl.queue) {
-		struct lrange *next = pl.queue->next;
-		lrange_free(pl.queue);
-		pl.queue = next;
-	}
+	lrange_free_all(pl.queue);
 	pthread_cond_destroy(&pl.changed);
 	pthread_mutex_destroy(&pl.lock);
 	free(prefix);
