@@ -119,6 +119,14 @@ static int cmp_name(const void *key, const void *ent)
 	return strcmp(key, ((const struct dirlist_entry *)ent)->name);
 }
 
+/* The entry called name in d's listing (d may be NULL), or NULL. */
+static struct dirlist_entry *find_entry(struct cached_dir *d, const char *name)
+{
+	if (!d || !d->list.n) /* an empty list has no array to give bsearch */
+		return NULL;
+	return bsearch(name, d->list.ents, d->list.n, sizeof(*d->list.ents), cmp_name);
+}
+
 int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, double found_ttl,
 		    double absent_ttl, int *is_dir, struct iattr *attr)
 {
@@ -130,9 +138,7 @@ int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, d
 	if (pp) {
 		struct cached_dir *d = *pp;
 		double age = age_of(d);
-		struct dirlist_entry *e =
-			d->list.n ? bsearch(name, d->list.ents, d->list.n, sizeof(*e), cmp_name)
-				  : NULL;
+		struct dirlist_entry *e = find_entry(d, name);
 
 		if (!d->list.complete) {
 			if (age < found_ttl)
@@ -177,9 +183,7 @@ void dircache_set(struct dircache *c, const char *path, int is_dir, const struct
 	pthread_mutex_lock(&c->lock);
 	struct cached_dir *d = parent_of(c, path, &name);
 	if (d) {
-		struct dirlist_entry *e =
-			d->list.n ? bsearch(name, d->list.ents, d->list.n, sizeof(*e), cmp_name)
-				  : NULL;
+		struct dirlist_entry *e = find_entry(d, name);
 		char *lt = attr->link_target ? strdup(attr->link_target) : NULL;
 
 		if (attr->link_target && !lt) {
@@ -207,9 +211,7 @@ void dircache_remove(struct dircache *c, const char *path)
 
 	pthread_mutex_lock(&c->lock);
 	struct cached_dir *d = parent_of(c, path, &name);
-	struct dirlist_entry *e =
-		d && d->list.n ? bsearch(name, d->list.ents, d->list.n, sizeof(*e), cmp_name)
-			       : NULL;
+	struct dirlist_entry *e = find_entry(d, name);
 	if (e) {
 		size_t i = (size_t)(e - d->list.ents);
 
@@ -268,9 +270,7 @@ size_t dircache_note_open(struct dircache *c, const char *path, size_t window, u
 		return 0;
 	pthread_mutex_lock(&c->lock);
 	struct cached_dir *d = parent_of(c, path, &name);
-	struct dirlist_entry *e =
-		d && d->list.n ? bsearch(name, d->list.ents, d->list.n, sizeof(*e), cmp_name)
-			       : NULL;
+	struct dirlist_entry *e = find_entry(d, name);
 	if (!e)
 		goto out;
 	size_t i = (size_t)(e - d->list.ents);
