@@ -10,6 +10,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/uio.h>
 
+#include "fs/dircache.h"
 #include "fs/inode.h"
 
 struct gcs_client;
@@ -52,6 +53,12 @@ struct gmfs {
 
 #define PREFETCH_FILES_MAX 64
 
+/* The mount a request belongs to. */
+static inline struct gmfs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
 extern const struct fuse_lowlevel_ops gmfs_ops;
 
 /* A block fetch straight from GCS (arg: the struct gmfs), for fs->fetch: one ranged GET that
@@ -60,7 +67,10 @@ ssize_t fs_fetch_from_server(void *arg, const char *object, uint64_t generation,
 			     const struct iovec *iov, int iovcnt);
 
 /* Something under path changed through this mount: listings that show it are stale. */
-void fs_changed(struct gmfs *fs, const char *path);
+static inline void fs_changed(struct gmfs *fs, const char *path)
+{
+	dircache_invalidate_parent(fs->dirs, path);
+}
 
 /* Sets the root directory's attributes; call once before the session starts. */
 int gmfs_init_root(struct gmfs *fs);

@@ -1,18 +1,14 @@
-/* Private to fs/: helpers shared by the read-side operations (ops.c) and the operations that
- * change the bucket (wops.c). */
+/* Private to fs/: what the FUSE operation files share, and the handlers that fs/ops.c puts
+ * in the operations table. Each group below lives in the file named above it; none of those
+ * files calls another's handlers, so they depend only on lower modules (resolve, files,
+ * inode, dircache, dir). */
 #ifndef GCSMOUNT_FS_OPS_I_H
 #define GCSMOUNT_FS_OPS_I_H
 
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fs/files.h"
 #include "fs/fs.h"
-
-static inline struct gmfs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
 
 static inline void fs_now(struct timespec *ts)
 {
@@ -28,42 +24,39 @@ static inline void fs_now(struct timespec *ts)
 		}                                     \
 	} while (0)
 
-/* The object name of a new entry name in directory parent: -ENAMETOOLONG or -EINVAL for names
- * GCS cannot store, -ENOTDIR when parent is not a directory. */
-int fs_new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir, char **path);
-
-void fs_fill_stat(struct stat *st, uint64_t ino, const struct iattr *a);
-/* Finds out what path names: a directory (anything under "path/"), else a file (in the
- * bucket or created here and not yet uploaded), else -ENOENT. Fills *attr on success. */
-int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr);
-/* Overlays the state of a staged node (size, mtime, mode) on attributes. */
-void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr);
-/* Replies with the attributes of ino, asking GCS again when they are stale. */
-void fs_reply_attr(fuse_req_t req, uint64_t ino);
-/* Replies to a lookup-like request with the inode of (path, is_dir), taking a reference. */
-void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr);
-
-/* Drops a handle; the last one of a node uploads what is left and ends the staging. */
-void fs_close_handle(struct gmfs *fs, struct handle *h);
-
-void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+/* fs/inode_ops.c */
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi);
-void wop_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+void op_readlink(fuse_req_t req, fuse_ino_t ino);
+
+/* fs/file_ops.c */
+void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       struct fuse_file_info *fi);
-void wop_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void wop_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
-void wop_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-		 struct fuse_file_info *fi);
-void wop_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
-void wop_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
-void wop_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
-void wop_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		const char *newname, unsigned int flags);
-void wop_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
-void wop_destroy(void *userdata);
-/* Stages a node for writing on open; with the node mutex held. */
-int wop_open_for_write(struct gmfs *fs, struct fnode *n, int truncate);
-/* The last close of a node: final upload, then the staging file goes. Node mutex held. */
-void wop_last_close(struct gmfs *fs, struct fnode *n);
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	      struct fuse_file_info *fi);
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* fs/dir_ops.c */
+void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* fs/name_ops.c */
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+	       const char *newname, unsigned int flags);
+void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
 
 #endif

@@ -7,8 +7,7 @@
  * the generation it knows, and a second time with the current one if someone replaced it
  * meanwhile. Symlinks are small objects in both of the forms other tools read.
  *
- * Names GCS cannot store are refused before any request: over 1,024 bytes of object name
- * (ENAMETOOLONG), or a carriage return or line feed (EINVAL). */
+ * Names GCS cannot store are refused before any request (see fs_new_name()). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,61 +15,13 @@
 
 #include "fs/dir.h"
 #include "fs/dircache.h"
+#include "fs/files.h"
 #include "fs/ops_i.h"
+#include "fs/resolve.h"
 #include "gcs/client.h"
 #include "gcs/write.h"
 #include "util/crc32c.h"
 #include "util/log.h"
-
-#define OBJECT_NAME_MAX 1024
-
-/* The object name of a new entry name in directory parent. */
-int fs_new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir, char **path)
-{
-	char *dirpath = NULL;
-	int pdir = 0;
-	int rc = itable_get(fs->inodes, parent, &dirpath, &pdir, NULL, NULL);
-
-	*path = NULL;
-	if (rc)
-		return rc;
-	rc = -ENOTDIR;
-	if (!pdir)
-		goto out;
-	rc = -ENAMETOOLONG;
-	if (strlen(name) > 255)
-		goto out;
-	rc = -EINVAL;
-	if (strpbrk(name, "\r\n") || !dir_name_showable(name, strlen(name)))
-		goto out;
-	rc = -ENOMEM;
-	*path = dir_join(dirpath, name);
-	if (!*path)
-		goto out;
-	rc = 0;
-	if (strlen(*path) + (is_dir ? 1 : 0) > OBJECT_NAME_MAX) {
-		rc = -ENAMETOOLONG;
-		free(*path);
-		*path = NULL;
-	}
-out:
-	free(dirpath);
-	return rc;
-}
-
-/* An existing entry's object name. */
-static int old_name(struct gmfs *fs, fuse_ino_t parent, const char *name, char **path)
-{
-	char *dirpath = NULL;
-	int rc = itable_get(fs->inodes, parent, &dirpath, NULL, NULL, NULL);
-
-	*path = NULL;
-	if (rc)
-		return rc;
-	*path = dir_join(dirpath, name);
-	free(dirpath);
-	return *path ? 0 : -ENOMEM;
-}
 
 /* Deletes an object, first at the generation we know, then (if someone replaced it meanwhile)
  * at the current one: unlink removes whatever the name holds. */
@@ -94,7 +45,7 @@ static int delete_current(struct gmfs *fs, const char *name, uint64_t generation
 	return rc;
 }
 
-void wop_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct gmfs *fs = fs_of(req);
 	struct iattr attr = {0};
@@ -103,7 +54,7 @@ void wop_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	REFUSE_IF_READ_ONLY(fs, req);
-	rc = old_name(fs, parent, name, &path);
+	rc = fs_old_name(fs, parent, name, &path);
 	if (rc)
 		goto out;
 	struct fnode *n = ftable_find_path(fs->files, path);
@@ -199,7 +150,7 @@ static void create_small(fuse_req_t req, const char *path, int is_dir, const cha
 	free(object);
 }
 
-void wop_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct gmfs *fs = fs_of(req);
 	char mtime[24], modestr[8];
@@ -266,7 +217,7 @@ static int dir_contents(struct gmfs *fs, const char *path, uint64_t *placeholder
 	return rc;
 }
 
-void wop_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct gmfs *fs = fs_of(req);
 	char *path = NULL, *placeholder = NULL;
@@ -274,7 +225,7 @@ void wop_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	REFUSE_IF_READ_ONLY(fs, req);
-	rc = old_name(fs, parent, name, &path);
+	rc = fs_old_name(fs, parent, name, &path);
 	if (rc)
 		goto out;
 	rc = dir_contents(fs, path, &gen);
@@ -505,8 +456,8 @@ out:
 	return rc;
 }
 
-void wop_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		const char *newname, unsigned int flags)
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+	       const char *newname, unsigned int flags)
 {
 	struct gmfs *fs = fs_of(req);
 	struct iattr sattr = {0}, dattr = {0};
@@ -518,7 +469,7 @@ void wop_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t 
 	rc = -EINVAL; /* RENAME_EXCHANGE and RENAME_WHITEOUT need what GCS cannot do atomically */
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
 		goto out;
-	rc = old_name(fs, parent, name, &src);
+	rc = fs_old_name(fs, parent, name, &src);
 	if (!rc)
 		rc = fs_resolve(fs, src, &sdir, &sattr);
 	if (!rc)
@@ -548,7 +499,7 @@ out:
 	fuse_reply_err(req, -rc);
 }
 
-void wop_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	struct gmfs *fs = fs_of(req);
 	char mtime[24];

@@ -1,12 +1,10 @@
-/* FUSE operations that change a file's data or attributes (names change in nameops.c).
+/* FUSE operations on inodes: lookup, forget, getattr, setattr and readlink.
  *
- * Data: create and open-for-write stage the file (fs/files.c); writes go to the staging
- * file; flush, fsync and the last close upload it. A created file exists only here until
- * its first upload, and listings and lookups show it meanwhile.
- * Attributes: chmod, chown and utimens patch the object's metadata (goog-reserved-posix-*,
- * goog-reserved-file-mtime) without rewriting data, or ride along with a pending upload. */
+ * Attributes come from the inode table, trusted for stat_ttl seconds, and are asked of GCS
+ * again after that. chmod, chown and utimens patch the object's metadata
+ * (goog-reserved-posix-*, goog-reserved-file-mtime) without rewriting data, or ride along with
+ * a pending upload of a staged file; truncate stages the file and uploads it. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,180 +12,114 @@
 
 #include "fs/dir.h"
 #include "fs/dircache.h"
+#include "fs/files.h"
 #include "fs/ops_i.h"
-#include "fs/stage.h"
+#include "fs/resolve.h"
 #include "gcs/client.h"
 #include "gcs/write.h"
-#include "util/crc32c.h"
-#include "util/log.h"
 
-int wop_open_for_write(struct gmfs *fs, struct fnode *n, int truncate)
-{
-	return fnode_stage(fs, n, truncate);
-}
-
-void wop_last_close(struct gmfs *fs, struct fnode *n)
-{
-	if (n->dirty && !n->unlinked)
-		fnode_upload(fs, n, 1);
-	if (n->session)
-		fnode_stream_stop(fs, n);
-	if (n->stage_path || n->fd >= 0)
-		fnode_unstage(n);
-	n->mode_set = n->uid_set = n->gid_set = 0;
-}
-
-void wop_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		struct fuse_file_info *fi)
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct gmfs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct iattr attr = {0};
-	struct fnode *n = NULL;
-	struct handle *h = NULL;
-	char *path = NULL;
+	char *dirpath = NULL, *path = NULL;
+	int pdir = 0, is_dir = 0;
+	size_t len = strlen(name);
 	int rc;
 
-	REFUSE_IF_READ_ONLY(fs, req);
-	memset(&e, 0, sizeof(e));
-	rc = fs_new_name(fs, parent, name, 0, &path);
-	if (!rc)
-		rc = iattr_from_object(&attr, NULL, 0, &fs->defaults);
-	if (rc)
-		goto fail;
-	attr.mode = S_IFREG | (mode & 07777);
-	fs_now(&attr.mtime);
-	attr.ctime = attr.mtime;
-
-	e.ino = itable_ref(fs->inodes, path, 0, &attr, fs->stat_ttl);
-	rc = -ENOMEM;
-	if (!e.ino || !(n = ftable_get(fs->files, e.ino, path)))
-		goto fail;
-
-	pthread_mutex_lock(&n->lock);
-	rc = 0;
-	if (n->fd < 0) {
-		n->fd = stage_create(fs->stage, &n->stage_path);
-		rc = n->fd < 0 ? n->fd : 0;
-		if (rc)
-			n->fd = -1;
-	} else if (ftruncate(n->fd, 0) != 0) {
-		rc = -errno;
-	}
-	if (!rc) {
-		/* Nothing of this name is in the bucket, as far as the kernel knows: the upload
-		 * insists on that (ifGenerationMatch=0). */
-		n->generation = 0;
-		n->metageneration = 0;
-		n->size = 0;
-		n->dirty = 1;
-		n->unlinked = 0;
-		n->mtime = attr.mtime;
-		n->mode = mode & 07777;
-		n->mode_set = n->mode != fs->defaults.file_mode;
-		fnode_stream_stop(fs, n);
-		n->streamable = 1;
-		n->stream_crc = 0;
-		h = handle_open(n, 0, 0, 1);
-		rc = h ? 0 : -ENOMEM;
-	}
-	pthread_mutex_unlock(&n->lock);
-	if (rc)
-		goto fail;
-
-	e.attr_timeout = fs->stat_ttl;
-	e.entry_timeout = fs->stat_ttl;
-	fs_fill_stat(&e.attr, e.ino, &attr);
-	fi->fh = (uintptr_t)h;
-	fi->keep_cache = 1;
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		fs_close_handle(fs, h);
-		itable_forget(fs->inodes, e.ino, 1);
-	}
-	iattr_clear(&attr);
-	free(path);
-	return;
-fail:
-	ftable_put(fs->files, n);
-	if (e.ino)
-		itable_forget(fs->inodes, e.ino, 1);
-	iattr_clear(&attr);
-	free(path);
-	fuse_reply_err(req, -rc);
-}
-
-void wop_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-	       struct fuse_file_info *fi)
-{
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	struct fnode *n = h->node;
-	ssize_t got;
-
-	(void)ino;
-	pthread_mutex_lock(&n->lock);
-	if (n->fd < 0) {
-		got = -EBADF;
-	} else {
-		got = pwrite(n->fd, buf, size, off);
-		if (got < 0) {
-			got = -errno;
-			if (got == -ENOSPC || got == -EDQUOT)
-				log_error("%s: the staging area is full; writes fail with %s "
-					  "until space is freed",
-					  n->path, strerror((int)-got));
-		} else {
-			uint64_t old_size = n->size;
-
-			if ((uint64_t)off + (uint64_t)got > n->size)
-				n->size = (uint64_t)off + (uint64_t)got;
-			n->dirty = 1;
-			fs_now(&n->mtime);
-			if (n->streamable && (uint64_t)off == old_size)
-				fnode_stream_append(fs_of(req), n, buf, (size_t)got);
-			else if (n->streamable)
-				fnode_stream_stop(fs_of(req),
-						  n); /* a seek: upload it whole later */
-		}
-	}
-	pthread_mutex_unlock(&n->lock);
-	if (got < 0)
-		fuse_reply_err(req, (int)-got);
-	else
-		fuse_reply_write(req, (size_t)got);
-}
-
-static void flush_node(fuse_req_t req, struct fnode *n)
-{
-	struct gmfs *fs = fs_of(req);
-	int rc = 0;
-
-	pthread_mutex_lock(&n->lock);
-	if (n->dirty && !n->unlinked)
-		rc = fnode_upload(fs, n, 0);
-	pthread_mutex_unlock(&n->lock);
-	fuse_reply_err(req, -rc);
-}
-
-void wop_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-
-	(void)ino;
-	/* Closing a read-only descriptor does not publish another descriptor's writes. */
-	if (!h->writable) {
-		fuse_reply_err(req, 0);
+	if (len > 255) {
+		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	flush_node(req, h->node);
+	rc = itable_get(fs->inodes, parent, &dirpath, &pdir, NULL, NULL);
+	if (rc)
+		goto fail;
+	rc = -ENOTDIR;
+	if (!pdir)
+		goto fail;
+	rc = -ENOENT;
+	if (!dir_name_showable(name, len))
+		goto fail;
+	rc = -ENOMEM;
+	path = dir_join(dirpath, name);
+	if (!path)
+		goto fail;
+	rc = fs_resolve(fs, path, &is_dir, &attr);
+	memset(&e, 0, sizeof(e));
+	if (rc == -ENOENT) {
+		/* A negative entry: the kernel asks again only after negative_ttl. */
+		e.entry_timeout = fs->negative_ttl;
+		fuse_reply_entry(req, &e);
+		goto out;
+	}
+	if (rc)
+		goto fail;
+	fs_reply_entry(req, path, is_dir, &attr);
+	goto out;
+fail:
+	fuse_reply_err(req, -rc);
+out:
+	iattr_clear(&attr);
+	free(path);
+	free(dirpath);
 }
 
-void wop_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	itable_forget(fs_of(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
 
-	(void)ino;
-	(void)datasync;
-	flush_node(req, h->node);
+void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct gmfs *fs = fs_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		itable_forget(fs->inodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	fs_reply_attr(req, ino);
+}
+
+void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct gmfs *fs = fs_of(req);
+	struct iattr attr = {0};
+	char *path = NULL;
+	char target[4096];
+	int rc;
+
+	rc = itable_get(fs->inodes, ino, &path, NULL, &attr, NULL);
+	if (rc)
+		goto fail;
+	rc = -EINVAL;
+	if (!S_ISLNK(attr.mode))
+		goto fail;
+	if (attr.link_target) {
+		fuse_reply_readlink(req, attr.link_target);
+		goto out;
+	}
+	/* Current form: the target is the object's content. */
+	rc = -ENAMETOOLONG;
+	if (attr.size >= sizeof(target))
+		goto fail;
+	ssize_t n = gcs_read(fs->gcs, path, attr.generation, 0, (size_t)attr.size, target);
+	rc = (int)n;
+	if (n < 0)
+		goto fail;
+	target[n] = '\0';
+	fuse_reply_readlink(req, target);
+	goto out;
+fail:
+	fuse_reply_err(req, -rc);
+out:
+	iattr_clear(&attr);
+	free(path);
 }
 
 /* Builds the metadata entries for the attributes being set. */
@@ -307,8 +239,8 @@ static int set_size(struct gmfs *fs, uint64_t ino, const char *path, uint64_t si
 	return rc;
 }
 
-void wop_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
-		 struct fuse_file_info *fi)
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
+		struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fs_of(req);
 	struct iattr cur = {0};
@@ -383,23 +315,4 @@ out:
 		fuse_reply_err(req, -rc);
 	else
 		fs_reply_attr(req, ino);
-}
-
-static int final_upload(struct fnode *n, void *arg)
-{
-	struct gmfs *fs = arg;
-
-	pthread_mutex_lock(&n->lock);
-	if (n->dirty && !n->unlinked)
-		fnode_upload(fs, n, 1);
-	pthread_mutex_unlock(&n->lock);
-	return 0;
-}
-
-void wop_destroy(void *userdata)
-{
-	struct gmfs *fs = userdata;
-
-	/* Unmounting: whatever is still staged and unpublished goes up now, or is kept. */
-	ftable_each(fs->files, "", final_upload, fs);
 }

@@ -1,0 +1,208 @@
+/* FUSE directory operations: opendir, readdir, readdirplus and releasedir.
+ *
+ * Each opendir lists the directory afresh (in parallel key ranges when it is large), adds the
+ * files created here that are not uploaded yet, and keeps a copy in the listing cache for the
+ * lookups and prefetching that follow. readdirplus hands the kernel every entry's attributes
+ * from that one listing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/dir.h"
+#include "fs/dircache.h"
+#include "fs/files.h"
+#include "fs/ops_i.h"
+#include "fs/resolve.h"
+#include "util/log.h"
+
+struct open_dir {
+	char *path;
+	struct dirlist list;
+};
+
+/* Adds files created here but not uploaded yet to a listing of their directory. */
+struct local_entries {
+	struct gmfs *fs;
+	const char *dirpath;
+	struct dirlist *list;
+};
+
+static int add_local_entry(struct fnode *n, void *arg)
+{
+	struct local_entries *le = arg;
+	size_t dlen = strlen(le->dirpath);
+	struct iattr attr = {0};
+	const char *name;
+	int add, rc = 0;
+
+	pthread_mutex_lock(&n->lock);
+	name = n->path + (dlen ? dlen + 1 : 0);
+	add = n->fd >= 0 && n->generation == 0 && !n->unlinked && !strchr(name, '/');
+	char *copy = add ? strdup(name) : NULL;
+	pthread_mutex_unlock(&n->lock);
+	if (!add)
+		return 0;
+	if (copy && itable_get(le->fs->inodes, n->ino, NULL, NULL, &attr, NULL) == 0) {
+		fs_overlay_node(le->fs, n->ino, &attr);
+		rc = dirlist_add(le->list, copy, 0, &attr);
+	}
+	iattr_clear(&attr);
+	free(copy);
+	return rc;
+}
+
+/* A copy of a fresh listing answers the lookups that follow it (the kernel forgets entries
+ * sooner than stat_ttl when memory is short) and tells prefetching what comes next. */
+static void remember_listing(struct gmfs *fs, const char *dirpath, const struct dirlist *l)
+{
+	struct dirlist copy = {0};
+
+	for (size_t i = 0; i < l->n; i++)
+		if (dirlist_add(&copy, l->ents[i].name, l->ents[i].is_dir, &l->ents[i].attr)) {
+			dirlist_clear(&copy);
+			return;
+		}
+	copy.complete = l->complete;
+	dircache_put(fs->dirs, dirpath, &copy);
+	dirlist_clear(&copy);
+}
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct open_dir *d = calloc(1, sizeof(*d));
+	int is_dir = 0;
+	int rc = -ENOMEM;
+
+	if (!d)
+		goto fail;
+	rc = itable_get(fs->inodes, ino, &d->path, &is_dir, NULL, NULL);
+	if (rc)
+		goto fail;
+	rc = -ENOTDIR;
+	if (!is_dir)
+		goto fail;
+	/* Each opendir lists afresh, so `ls` always shows what the bucket holds now. */
+	rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, fs->implicit_dirs, fs->list_parallel,
+			   &d->list);
+	if (rc)
+		goto fail;
+	remember_listing(fs, d->path, &d->list);
+	struct local_entries le = {fs, d->path, &d->list};
+	rc = ftable_each(fs->files, d->path, add_local_entry, &le);
+	if (rc)
+		goto fail;
+	dirlist_sort(&d->list);
+	if (d->list.skipped)
+		log_info(
+			"listing /%s: %zu object name(s) cannot be shown as entries (empty, \".\", "
+			"\"..\" or longer than 255 bytes) and are left out",
+			d->path, d->list.skipped);
+	if (d->list.shadowed)
+		log_info("listing /%s: %zu file(s) share a name with a directory; the directory is "
+			 "shown",
+			 d->path, d->list.shadowed);
+	fi->fh = (uintptr_t)d;
+	fuse_reply_open(req, fi);
+	return;
+fail:
+	if (d) {
+		free(d->path);
+		dirlist_clear(&d->list);
+	}
+	free(d);
+	fuse_reply_err(req, -rc);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, int plus)
+{
+	struct gmfs *fs = fs_of(req);
+	struct open_dir *d = (struct open_dir *)(uintptr_t)fi->fh;
+	char *buf = calloc(1, size);
+	size_t pos = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* Offsets: 0 ".", 1 "..", then entry i at i + 2; each entry carries the next one. */
+	for (size_t i = (size_t)off; i < d->list.n + 2; i++) {
+		struct fuse_entry_param e;
+		const char *name;
+		size_t used;
+
+		memset(&e, 0, sizeof(e));
+		if (i < 2) {
+			name = i == 0 ? "." : "..";
+			e.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
+			e.attr.st_mode = S_IFDIR;
+			if (plus)
+				used = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &e,
+							      (off_t)(i + 1));
+			else
+				used = fuse_add_direntry(req, buf + pos, size - pos, name, &e.attr,
+							 (off_t)(i + 1));
+			if (used > size - pos)
+				break;
+			pos += used;
+			continue;
+		}
+
+		struct dirlist_entry *de = &d->list.ents[i - 2];
+		char *path = dir_join(d->path, de->name);
+		if (!path)
+			break;
+		if (plus) {
+			e.ino = itable_ref(fs->inodes, path, de->is_dir, &de->attr, fs->stat_ttl);
+			if (!e.ino) {
+				free(path);
+				break;
+			}
+			e.attr_timeout = fs->stat_ttl;
+			e.entry_timeout = fs->stat_ttl;
+			fs_fill_stat(&e.attr, e.ino, &de->attr);
+			used = fuse_add_direntry_plus(req, buf + pos, size - pos, de->name, &e,
+						      (off_t)(i + 1));
+			if (used > size - pos)
+				/* Did not fit: the kernel never sees it, so take the reference
+				 * back. */
+				itable_forget(fs->inodes, e.ino, 1);
+		} else {
+			fs_fill_stat(&e.attr, itable_ino_of(fs->inodes, path, de->is_dir),
+				     &de->attr);
+			used = fuse_add_direntry(req, buf + pos, size - pos, de->name, &e.attr,
+						 (off_t)(i + 1));
+		}
+		free(path);
+		if (used > size - pos)
+			break;
+		pos += used;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct open_dir *d = (struct open_dir *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (d) {
+		free(d->path);
+		dirlist_clear(&d->list);
+	}
+	free(d);
+	fuse_reply_err(req, 0);
+}

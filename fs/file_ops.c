@@ -1,0 +1,410 @@
+/* FUSE operations on open files: create, open, read, write, flush, fsync and release.
+ *
+ * Reads of a file nobody writes are pinned to the generation it was opened at, so a reader
+ * never sees a mix of two versions; they go through the block cache with read-ahead for
+ * sequential readers. A file opened for writing is staged locally (fs/files.c): every read
+ * and write of it goes to the staging file, and flush, fsync and the last close upload it.
+ * A created file exists only here until its first upload. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/blocks.h"
+#include "fs/dircache.h"
+#include "fs/files.h"
+#include "fs/ops_i.h"
+#include "fs/resolve.h"
+#include "fs/stage.h"
+#include "gcs/client.h"
+#include "util/log.h"
+
+static void last_close(struct gmfs *fs, struct fnode *n)
+{
+	if (n->dirty && !n->unlinked)
+		fnode_upload(fs, n, 1);
+	if (n->session)
+		fnode_stream_stop(fs, n);
+	if (n->stage_path || n->fd >= 0)
+		fnode_unstage(n);
+	n->mode_set = n->uid_set = n->gid_set = 0;
+}
+
+/* Drops a handle; the last one of a node uploads what is left and ends the staging. */
+static void close_handle(struct gmfs *fs, struct handle *h)
+{
+	struct fnode *n = h->node;
+
+	pthread_mutex_lock(&n->lock);
+	handle_close(h);
+	if (n->opens == 0)
+		last_close(fs, n);
+	pthread_mutex_unlock(&n->lock);
+	ftable_put(fs->files, n);
+}
+
+/* Files opened one after another in name order: fetch the next few into the block cache
+ * now, so that each open finds its data there instead of waiting a round trip. */
+static void prefetch_next_files(struct gmfs *fs, const char *path)
+{
+	struct dircache_next next[PREFETCH_FILES_MAX];
+	size_t n;
+
+	if (!fs->ra || !fs->blocks || fs->prefetch_files == 0)
+		return;
+	n = dircache_note_open(fs->dirs, path, fs->prefetch_files, RA_JOB_SIZE, next);
+	for (size_t i = 0; i < n; i++) {
+		readahead_submit(fs->ra, next[i].path, next[i].generation, next[i].size, 0,
+				 (size_t)next[i].size);
+		free(next[i].path);
+	}
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct iattr attr = {0};
+	struct fnode *n = NULL;
+	struct handle *h = NULL;
+	char *path = NULL;
+	int writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	int staged, rc;
+
+	if ((writable || (fi->flags & O_TRUNC)) && fs->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	rc = itable_get(fs->inodes, ino, &path, NULL, &attr, NULL);
+	if (rc)
+		goto fail;
+	rc = -ENOMEM;
+	n = ftable_get(fs->files, ino, path);
+	if (!n)
+		goto fail;
+
+	pthread_mutex_lock(&n->lock);
+	rc = 0;
+	if (writable || (fi->flags & O_TRUNC))
+		rc = fnode_stage(fs, n, !!(fi->flags & O_TRUNC));
+	if (!rc) {
+		h = handle_open(n, attr.generation, attr.size, writable);
+		rc = h ? 0 : -ENOMEM;
+	}
+	/* Pages the kernel holds are valid while the generation is the one it cached, and
+	 * always for staged data, which every write goes through. */
+	staged = n->fd >= 0;
+	fi->keep_cache = staged || itable_note_open_generation(fs->inodes, ino, attr.generation);
+	pthread_mutex_unlock(&n->lock);
+	if (rc)
+		goto fail;
+
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) != 0)
+		close_handle(fs, h);
+	else if (!writable && !staged)
+		prefetch_next_files(fs, path);
+	iattr_clear(&attr);
+	free(path);
+	return;
+fail:
+	ftable_put(fs->files, n);
+	iattr_clear(&attr);
+	free(path);
+	fuse_reply_err(req, -rc);
+}
+
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	close_handle(fs_of(req), (struct handle *)(uintptr_t)fi->fh);
+	/* Errors of a final upload cannot reach the process any more (close has returned);
+	 * they are logged and the data is kept. */
+	fuse_reply_err(req, 0);
+}
+
+/* Random reads of files larger than this, of less than BYPASS_MAX_READ bytes, skip the cache.
+ * The kernel cuts large reads into 128 KiB requests; those go through whole blocks. */
+#define BYPASS_MIN_SIZE (16u << 20)
+#define BYPASS_MAX_READ (128u << 10)
+
+/* One reply buffer per worker thread: a fresh allocation per read costs page faults on every
+ * request. The key is process-wide state by nature; it is created once. */
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+
+struct rbuf {
+	char *p;
+	size_t cap;
+};
+
+static void rbuf_destroy(void *arg)
+{
+	struct rbuf *b = arg;
+
+	free(b->p);
+	free(b);
+}
+
+static void rbuf_key_init(void)
+{
+	pthread_key_create(&rbuf_key, rbuf_destroy);
+}
+
+static char *rbuf_get(size_t size)
+{
+	struct rbuf *b;
+
+	pthread_once(&rbuf_once, rbuf_key_init);
+	b = pthread_getspecific(rbuf_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_setspecific(rbuf_key, b)) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (b->cap < size) {
+		char *p = realloc(b->p, size);
+
+		if (!p)
+			return NULL;
+		b->p = p;
+		b->cap = size;
+	}
+	return b->p;
+}
+
+ssize_t fs_fetch_from_server(void *arg, const char *object, uint64_t generation, uint64_t off,
+			     const struct iovec *iov, int iovcnt)
+{
+	struct gmfs *fs = arg;
+
+	return gcs_readv(fs->gcs, object, generation, off, iov, iovcnt);
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct fnode *n = h->node;
+	ssize_t got;
+	char *buf;
+
+	(void)ino;
+	buf = rbuf_get(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	uint64_t ra_off = 0, ra_len = 0;
+	int random = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->fd >= 0) {
+		/* Staged: the local file is the truth, including unuploaded writes. */
+		got = 0;
+		if (off >= 0 && (uint64_t)off < n->size) {
+			if (size > n->size - (uint64_t)off)
+				size = (size_t)(n->size - (uint64_t)off);
+			got = pread(n->fd, buf, size, off);
+			if (got < 0)
+				got = -errno;
+		}
+		pthread_mutex_unlock(&n->lock);
+		goto reply;
+	}
+	if (fs->blocks)
+		random = ra_note_read(&h->ra, h->size, (uint64_t)(off > 0 ? off : 0), size,
+				      fs->ra ? fs->ra_window : 0, &ra_off, &ra_len);
+	pthread_mutex_unlock(&n->lock);
+
+	if (off < 0 || (uint64_t)off >= h->size || size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > h->size - (uint64_t)off)
+		size = (size_t)(h->size - (uint64_t)off);
+	char *path = NULL;
+	pthread_mutex_lock(&n->lock);
+	path = strdup(n->path);
+	pthread_mutex_unlock(&n->lock);
+	if (!path) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (ra_len)
+		readahead_submit(fs->ra, path, h->generation, h->size, ra_off, (size_t)ra_len);
+	/* A random reader of a large file gets exactly the bytes it asks for: whole blocks would
+	 * multiply what crosses the network. */
+	if (fs->blocks && !(random && h->size > BYPASS_MIN_SIZE && size < BYPASS_MAX_READ))
+		got = bcache_read(fs->blocks, path, h->generation, h->size, (uint64_t)off, size,
+				  buf, fs->fetch, fs->fetch_arg);
+	else
+		got = gcs_read(fs->gcs, path, h->generation, (uint64_t)off, size, buf);
+	if (got == -ENOENT) {
+		log_warn("read %s: generation %llu is gone (replaced or deleted while open)", path,
+			 (unsigned long long)h->generation);
+		got = -ESTALE;
+	}
+	free(path);
+reply:
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct iattr attr = {0};
+	struct fnode *n = NULL;
+	struct handle *h = NULL;
+	char *path = NULL;
+	int rc;
+
+	REFUSE_IF_READ_ONLY(fs, req);
+	memset(&e, 0, sizeof(e));
+	rc = fs_new_name(fs, parent, name, 0, &path);
+	if (!rc)
+		rc = iattr_from_object(&attr, NULL, 0, &fs->defaults);
+	if (rc)
+		goto fail;
+	attr.mode = S_IFREG | (mode & 07777);
+	fs_now(&attr.mtime);
+	attr.ctime = attr.mtime;
+
+	e.ino = itable_ref(fs->inodes, path, 0, &attr, fs->stat_ttl);
+	rc = -ENOMEM;
+	if (!e.ino || !(n = ftable_get(fs->files, e.ino, path)))
+		goto fail;
+
+	pthread_mutex_lock(&n->lock);
+	rc = 0;
+	if (n->fd < 0) {
+		n->fd = stage_create(fs->stage, &n->stage_path);
+		rc = n->fd < 0 ? n->fd : 0;
+		if (rc)
+			n->fd = -1;
+	} else if (ftruncate(n->fd, 0) != 0) {
+		rc = -errno;
+	}
+	if (!rc) {
+		/* Nothing of this name is in the bucket, as far as the kernel knows: the upload
+		 * insists on that (ifGenerationMatch=0). */
+		n->generation = 0;
+		n->metageneration = 0;
+		n->size = 0;
+		n->dirty = 1;
+		n->unlinked = 0;
+		n->mtime = attr.mtime;
+		n->mode = mode & 07777;
+		n->mode_set = n->mode != fs->defaults.file_mode;
+		fnode_stream_stop(fs, n);
+		n->streamable = 1;
+		n->stream_crc = 0;
+		h = handle_open(n, 0, 0, 1);
+		rc = h ? 0 : -ENOMEM;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (rc)
+		goto fail;
+
+	e.attr_timeout = fs->stat_ttl;
+	e.entry_timeout = fs->stat_ttl;
+	fs_fill_stat(&e.attr, e.ino, &attr);
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		close_handle(fs, h);
+		itable_forget(fs->inodes, e.ino, 1);
+	}
+	iattr_clear(&attr);
+	free(path);
+	return;
+fail:
+	ftable_put(fs->files, n);
+	if (e.ino)
+		itable_forget(fs->inodes, e.ino, 1);
+	iattr_clear(&attr);
+	free(path);
+	fuse_reply_err(req, -rc);
+}
+
+void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	      struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct fnode *n = h->node;
+	ssize_t got;
+
+	(void)ino;
+	pthread_mutex_lock(&n->lock);
+	if (n->fd < 0) {
+		got = -EBADF;
+	} else {
+		got = pwrite(n->fd, buf, size, off);
+		if (got < 0) {
+			got = -errno;
+			if (got == -ENOSPC || got == -EDQUOT)
+				log_error("%s: the staging area is full; writes fail with %s "
+					  "until space is freed",
+					  n->path, strerror((int)-got));
+		} else {
+			uint64_t old_size = n->size;
+
+			if ((uint64_t)off + (uint64_t)got > n->size)
+				n->size = (uint64_t)off + (uint64_t)got;
+			n->dirty = 1;
+			fs_now(&n->mtime);
+			if (n->streamable && (uint64_t)off == old_size)
+				fnode_stream_append(fs_of(req), n, buf, (size_t)got);
+			else if (n->streamable)
+				fnode_stream_stop(fs_of(req),
+						  n); /* a seek: upload it whole later */
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_write(req, (size_t)got);
+}
+
+static void flush_node(fuse_req_t req, struct fnode *n)
+{
+	struct gmfs *fs = fs_of(req);
+	int rc = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->dirty && !n->unlinked)
+		rc = fnode_upload(fs, n, 0);
+	pthread_mutex_unlock(&n->lock);
+	fuse_reply_err(req, -rc);
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	/* Closing a read-only descriptor does not publish another descriptor's writes. */
+	if (!h->writable) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	flush_node(req, h->node);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	(void)datasync;
+	flush_node(req, h->node);
+}

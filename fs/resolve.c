@@ -1,0 +1,283 @@
+/* Name resolution and the replies built from it (see fs/resolve.h).
+ *
+ * A lookup in a directory nobody listed lately lists it (one page), so that the lookups that
+ * follow there (`cat` of many files, a build) cost nothing until the TTLs pass. A directory is
+ * tried before a file of the same name: when both exist, the directory is shown. */
+#include "fs/resolve.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/dir.h"
+#include "fs/dircache.h"
+#include "fs/files.h"
+#include "gcs/client.h"
+
+#define OBJECT_NAME_MAX 1024
+
+void fs_fill_stat(struct stat *st, uint64_t ino, const struct iattr *a)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = a->mode;
+	st->st_nlink = S_ISDIR(a->mode) ? 2 : 1;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 1 << 20;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_mtim = a->mtime;
+	st->st_atim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+int gmfs_init_root(struct gmfs *fs)
+{
+	struct iattr a;
+	int rc = iattr_from_object(&a, NULL, 1, &fs->defaults);
+
+	if (!rc)
+		rc = itable_set_attr(fs->inodes, INODE_ROOT, &a, 1e9);
+	iattr_clear(&a);
+	return rc;
+}
+
+void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr)
+{
+	struct fnode *n = ftable_find(fs->files, ino);
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (n->fd >= 0) {
+		attr->size = n->size;
+		attr->mtime = n->mtime;
+		if (n->mode_set)
+			attr->mode = (attr->mode & S_IFMT) | n->mode;
+		if (n->uid_set)
+			attr->uid = n->uid;
+		if (n->gid_set)
+			attr->gid = n->gid;
+	}
+	pthread_mutex_unlock(&n->lock);
+	ftable_put(fs->files, n);
+}
+
+/* A file created here that is not in the bucket yet. */
+static int resolve_local(struct gmfs *fs, const char *path, struct iattr *attr)
+{
+	struct fnode *n = ftable_find_path(fs->files, path);
+	uint64_t ino = 0;
+	int local = 0;
+
+	if (!n)
+		return -ENOENT;
+	pthread_mutex_lock(&n->lock);
+	local = n->fd >= 0 && !n->unlinked;
+	pthread_mutex_unlock(&n->lock);
+	ftable_put(fs->files, n);
+	if (!local || itable_lookup_path(fs->inodes, path, 0, &ino, attr))
+		return -ENOENT;
+	fs_overlay_node(fs, ino, attr);
+	return 0;
+}
+
+/* Answers from a listing of the parent directory: 1 found, 0 absent, <0 no answer. A lookup
+ * in a directory nobody listed lately lists it (one page): the next lookups there, from `cat`
+ * of many files or a build, then cost nothing. */
+static int resolve_listed(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
+	int rc = -ENOMEM;
+
+	if (!parent)
+		return rc;
+	rc = dircache_lookup(fs->dirs, parent, name, fs->stat_ttl, fs->negative_ttl, is_dir, attr);
+	if (rc == -ENOENT) {
+		struct dirlist l = {0};
+
+		if (dirlist_fetch_pages(fs->gcs, parent, &fs->defaults, fs->implicit_dirs, 1, &l) ==
+		    0) {
+			dircache_put(fs->dirs, parent, &l);
+			rc = dircache_lookup(fs->dirs, parent, name, fs->stat_ttl, fs->negative_ttl,
+					     is_dir, attr);
+		}
+		dirlist_clear(&l);
+	}
+	free(parent);
+	return rc;
+}
+
+int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr)
+{
+	struct gcs_list_page page = {0};
+	struct gcs_object obj = {0};
+	char *prefix = dir_join(path, "");
+	int rc;
+
+	if (!prefix)
+		return -ENOMEM;
+	if (resolve_local(fs, path, attr) == 0) {
+		*is_dir = 0;
+		rc = 0;
+		goto out;
+	}
+	if (itable_find_fresh(fs->inodes, path, 1, attr)) {
+		*is_dir = 1;
+		rc = 0;
+		goto out;
+	}
+	if (itable_find_fresh(fs->inodes, path, 0, attr)) {
+		*is_dir = 0;
+		rc = 0;
+		goto out;
+	}
+	rc = resolve_listed(fs, path, is_dir, attr);
+	if (rc >= 0) {
+		rc = rc ? 0 : -ENOENT;
+		goto out;
+	}
+
+	struct gcs_list_query q = {.prefix = prefix, .delimiter = "/", .max_results = 1};
+	rc = gcs_list(fs->gcs, &q, &page);
+	if (rc)
+		goto out;
+	int own = page.n_items > 0 && strcmp(page.items[0].name, prefix) == 0;
+	if (own || (fs->implicit_dirs && (page.n_items > 0 || page.n_prefixes > 0))) {
+		*is_dir = 1;
+		rc = iattr_from_object(attr, own ? &page.items[0] : NULL, 1, &fs->defaults);
+		if (!rc && own)
+			attr->generation = page.items[0].generation; /* marks the placeholder */
+		goto out;
+	}
+	rc = gcs_stat(fs->gcs, path, &obj);
+	if (rc)
+		goto out;
+	*is_dir = 0;
+	rc = iattr_from_object(attr, &obj, 0, &fs->defaults);
+out:
+	gcs_object_clear(&obj);
+	gcs_list_page_clear(&page);
+	free(prefix);
+	return rc;
+}
+
+void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr)
+{
+	struct gmfs *fs = fs_of(req);
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = itable_ref(fs->inodes, path, is_dir, attr, fs->stat_ttl);
+	if (!e.ino) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	e.attr_timeout = fs->stat_ttl;
+	e.entry_timeout = fs->stat_ttl;
+	fs_fill_stat(&e.attr, e.ino, attr);
+	if (fuse_reply_entry(req, &e) != 0)
+		itable_forget(fs->inodes, e.ino, 1);
+}
+
+static int is_staged(struct gmfs *fs, uint64_t ino)
+{
+	struct fnode *n = ftable_find(fs->files, ino);
+	int staged = 0;
+
+	if (n) {
+		pthread_mutex_lock(&n->lock);
+		staged = n->fd >= 0;
+		pthread_mutex_unlock(&n->lock);
+		ftable_put(fs->files, n);
+	}
+	return staged;
+}
+
+void fs_reply_attr(fuse_req_t req, uint64_t ino)
+{
+	struct gmfs *fs = fs_of(req);
+	struct iattr attr = {0};
+	struct gcs_object obj = {0};
+	struct stat st;
+	char *path = NULL;
+	int is_dir = 0, fresh = 0;
+	int rc;
+
+	rc = itable_get(fs->inodes, ino, &path, &is_dir, &attr, &fresh);
+	if (rc)
+		goto fail;
+	if (!fresh && !is_dir && !is_staged(fs, ino)) {
+		/* Past its ttl: ask again, so that changes made elsewhere show up. */
+		rc = gcs_stat(fs->gcs, path, &obj);
+		if (rc)
+			goto fail;
+		iattr_clear(&attr);
+		rc = iattr_from_object(&attr, &obj, 0, &fs->defaults);
+		if (!rc)
+			rc = itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
+		if (rc)
+			goto fail;
+	}
+	fs_overlay_node(fs, ino, &attr);
+	fs_fill_stat(&st, ino, &attr);
+	fuse_reply_attr(req, &st, fs->stat_ttl);
+	goto out;
+fail:
+	fuse_reply_err(req, -rc);
+out:
+	gcs_object_clear(&obj);
+	iattr_clear(&attr);
+	free(path);
+}
+
+/* The object name of a new entry name in directory parent. */
+int fs_new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir, char **path)
+{
+	char *dirpath = NULL;
+	int pdir = 0;
+	int rc = itable_get(fs->inodes, parent, &dirpath, &pdir, NULL, NULL);
+
+	*path = NULL;
+	if (rc)
+		return rc;
+	rc = -ENOTDIR;
+	if (!pdir)
+		goto out;
+	rc = -ENAMETOOLONG;
+	if (strlen(name) > 255)
+		goto out;
+	rc = -EINVAL;
+	if (strpbrk(name, "\r\n") || !dir_name_showable(name, strlen(name)))
+		goto out;
+	rc = -ENOMEM;
+	*path = dir_join(dirpath, name);
+	if (!*path)
+		goto out;
+	rc = 0;
+	if (strlen(*path) + (is_dir ? 1 : 0) > OBJECT_NAME_MAX) {
+		rc = -ENAMETOOLONG;
+		free(*path);
+		*path = NULL;
+	}
+out:
+	free(dirpath);
+	return rc;
+}
+
+/* An existing entry's object name. */
+int fs_old_name(struct gmfs *fs, fuse_ino_t parent, const char *name, char **path)
+{
+	char *dirpath = NULL;
+	int rc = itable_get(fs->inodes, parent, &dirpath, NULL, NULL, NULL);
+
+	*path = NULL;
+	if (rc)
+		return rc;
+	*path = dir_join(dirpath, name);
+	free(dirpath);
+	return *path ? 0 : -ENOMEM;
+}

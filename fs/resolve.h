@@ -1,0 +1,33 @@
+/* What a name in the mount stands for, and the replies that carry it to the kernel.
+ *
+ * A name is a directory when anything exists under "name/" (a placeholder object or, with
+ * implicit directories, any object), else a file when the object exists or was created here
+ * and not uploaded yet. Answers come from, in order: files staged here, fresh inode
+ * attributes, a cached listing of the parent (one listing answers every name in it), and
+ * only then GCS. Thread-safe: the modules it reads lock themselves. */
+#ifndef GCSMOUNT_FS_RESOLVE_H
+#define GCSMOUNT_FS_RESOLVE_H
+
+#include <sys/stat.h>
+
+#include "fs/fs.h"
+
+/* The object name of a new entry name in directory parent: -ENAMETOOLONG or -EINVAL for names
+ * GCS cannot store, -ENOTDIR when parent is not a directory. *path is malloc'd. */
+int fs_new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir, char **path);
+/* The object name of an existing entry name in directory parent. *path is malloc'd. */
+int fs_old_name(struct gmfs *fs, fuse_ino_t parent, const char *name, char **path);
+
+/* Finds out what path names: a directory, else a file, else -ENOENT. Fills *attr (the
+ * caller clears it) on success. */
+int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr);
+/* Overlays the state of a staged node (size, mtime, mode) on attributes. */
+void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr);
+
+void fs_fill_stat(struct stat *st, uint64_t ino, const struct iattr *a);
+/* Replies with the attributes of ino, asking GCS again when they are stale. */
+void fs_reply_attr(fuse_req_t req, uint64_t ino);
+/* Replies to a lookup-like request with the inode of (path, is_dir), taking a reference. */
+void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr);
+
+#endif
