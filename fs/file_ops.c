@@ -218,34 +218,54 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	if (fs->blocks)
 		random = ra_note_read(&h->ra, h->size, (uint64_t)(off > 0 ? off : 0), size,
 				      fs->ra ? fs->ra_window : 0, &ra_off, &ra_len);
-	pthread_mutex_unlock(&n->lock);
-
-	if (off < 0 || (uint64_t)off >= h->size || size == 0) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > h->size - (uint64_t)off)
-		size = (size_t)(h->size - (uint64_t)off);
-	char *path = NULL;
-	pthread_mutex_lock(&n->lock);
-	path = strdup(n->path);
+	/* A rename on this mount changes both under the node mutex. */
+	char *path = strdup(n->path);
+	uint64_t gen = h->generation;
 	pthread_mutex_unlock(&n->lock);
 	if (!path) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+
+	if (off < 0 || (uint64_t)off >= h->size || size == 0) {
+		free(path);
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > h->size - (uint64_t)off)
+		size = (size_t)(h->size - (uint64_t)off);
 	if (ra_len)
-		readahead_submit(fs->ra, path, h->generation, h->size, ra_off, (size_t)ra_len);
-	/* A random reader of a large file gets exactly the bytes it asks for: whole blocks would
-	 * multiply what crosses the network. */
-	if (fs->blocks && !(random && h->size > BYPASS_MIN_SIZE && size < BYPASS_MAX_READ))
-		got = bcache_read(fs->blocks, path, h->generation, h->size, (uint64_t)off, size,
-				  buf, fs->fetch, fs->fetch_arg);
-	else
-		got = gcs_read(fs->gcs, path, h->generation, (uint64_t)off, size, buf);
+		readahead_submit(fs->ra, path, gen, h->size, ra_off, (size_t)ra_len);
+	for (int attempt = 0;; attempt++) {
+		/* A random reader of a large file gets exactly the bytes it asks for: whole
+		 * blocks would multiply what crosses the network. */
+		if (fs->blocks && !(random && h->size > BYPASS_MIN_SIZE && size < BYPASS_MAX_READ))
+			got = bcache_read(fs->blocks, path, gen, h->size, (uint64_t)off, size, buf,
+					  fs->fetch, fs->fetch_arg);
+		else
+			got = gcs_read(fs->gcs, path, gen, (uint64_t)off, size, buf);
+		if (got != -ENOENT || attempt > 0)
+			break;
+		/* Renamed on this mount while the read was under way: read it where it went. */
+		int moved = 0;
+		pthread_mutex_lock(&n->lock);
+		if (h->generation != gen || strcmp(n->path, path) != 0) {
+			char *now = strdup(n->path);
+
+			moved = now != NULL;
+			if (now) {
+				free(path);
+				path = now;
+				gen = h->generation;
+			}
+		}
+		pthread_mutex_unlock(&n->lock);
+		if (!moved)
+			break;
+	}
 	if (got == -ENOENT) {
 		log_warn("read %s: generation %llu is gone (replaced or deleted while open)", path,
-			 (unsigned long long)h->generation);
+			 (unsigned long long)gen);
 		got = -ESTALE;
 	}
 	free(path);

@@ -68,6 +68,18 @@ void handle_close(struct handle *h)
 	free(h);
 }
 
+void fnode_moved(struct fnode *n, uint64_t moved_generation, uint64_t generation,
+		 uint64_t metageneration)
+{
+	if (n->generation == moved_generation) {
+		n->generation = generation;
+		n->metageneration = metageneration;
+	}
+	for (struct handle *h = n->handles; h; h = h->next)
+		if (h->generation == moved_generation)
+			h->generation = generation;
+}
+
 static void fnode_free(struct fnode *n)
 {
 	while (n->handles) {

@@ -30,7 +30,7 @@ struct ftable;
  * with the table. */
 struct handle {
 	struct fnode *node;
-	uint64_t generation; /* pinned for reads of unstaged data */
+	uint64_t generation; /* what reads of unstaged data get; node mutex */
 	uint64_t size;
 	int writable;
 	struct ra_state ra;  /* node mutex */
@@ -94,6 +94,12 @@ int ftable_each(struct ftable *t, const char *prefix, int (*fn)(struct fnode *, 
  * held, and the caller then drops the reference with ftable_put(). */
 struct handle *handle_open(struct fnode *n, uint64_t generation, uint64_t size, int writable);
 void handle_close(struct handle *h);
+
+/* With the node mutex held: the object generation moved_generation was moved (objects.move)
+ * and is now generation, with the same bytes. Staged data based on it, and handles reading
+ * it, follow; anything pinned to another generation was changed elsewhere and does not. */
+void fnode_moved(struct fnode *n, uint64_t moved_generation, uint64_t generation,
+		 uint64_t metageneration);
 
 /* With the node mutex held: make sure the data is staged. Fetches the object's current
  * state; unless truncate is set, downloads its data. A missing object stages as new. */

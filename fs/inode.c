@@ -406,6 +406,31 @@ int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, do
 	return rc;
 }
 
+int itable_note_moved(struct itable *t, const char *path, uint64_t moved_generation,
+		      const struct iattr *attr, double ttl)
+{
+	struct iattr copy;
+	int rc = -ENOENT;
+
+	if (iattr_copy(&copy, attr))
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = find_path(t, path, 0);
+	if (n) {
+		iattr_clear(&n->attr);
+		n->attr = copy;
+		set_valid(n, ttl);
+		/* The same bytes under a new generation: the kernel's pages stay good. */
+		if (n->kernel_generation == moved_generation)
+			n->kernel_generation = attr->generation;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (rc)
+		iattr_clear(&copy);
+	return rc;
+}
+
 int itable_lookup_path(struct itable *t, const char *path, int is_dir, uint64_t *ino,
 		       struct iattr *attr)
 {

@@ -86,6 +86,13 @@ void itable_detach(struct itable *t, const char *path, int is_dir);
  * that had the name new before is detached. */
 void itable_rename(struct itable *t, const char *old, int is_dir, const char *new);
 
+/* The file path now holds, under a new generation, the data of moved_generation (an
+ * objects.move): its attributes become *attr (copied; fresh for ttl seconds), and a kernel
+ * cache of the moved generation stays valid. Returns 0, -ENOENT when no inode has that path,
+ * or -ENOMEM. */
+int itable_note_moved(struct itable *t, const char *path, uint64_t moved_generation,
+		      const struct iattr *attr, double ttl);
+
 /* Records that the kernel now caches data of the given generation for this inode, and
  * returns whether it already did (so an open may keep the kernel's page cache). */
 int itable_note_open_generation(struct itable *t, uint64_t ino, uint64_t generation);

@@ -252,18 +252,33 @@ out:
 	fuse_reply_err(req, -rc);
 }
 
-static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sattr, const char *dst,
-		       int dexists, const struct iattr *dattr)
+/* One object that a rename moved: where it went, which generation it was, and what the move
+ * made of it. */
+struct moved {
+	char *dst;
+	uint64_t from_generation;
+	struct gcs_object obj;
+};
+
+static void moved_clear(struct moved *m)
 {
-	struct gcs_object obj = {0};
+	free(m->dst);
+	gcs_object_clear(&m->obj);
+}
+
+/* objects.move of src (at gen, unless an open node knows better) to dst (replacing dst_gen,
+ * 0: must not exist). An open file's node is held across the move, so that no upload to the
+ * old name slips in; staged writes go up first, so that the move carries them, and the node,
+ * with the handles reading it, follows to dst and the new generation. A precondition that
+ * fails means another client changed a side: both are read again and the move retried. */
+static int move_object(struct gmfs *fs, const char *src, uint64_t gen, const char *dst,
+		       uint64_t dst_gen, struct moved *out)
+{
 	struct fnode *n = ftable_find_path(fs->files, src);
-	uint64_t gen = sattr->generation;
-	uint64_t dst_gen = dexists ? dattr->generation : 0;
 	int rc = 0;
 
+	memset(out, 0, sizeof(*out));
 	if (n) {
-		/* The move must carry what was written: upload first, and hold the node so no
-		 * write slips in between. */
 		pthread_mutex_lock(&n->lock);
 		if (n->dirty && !n->unlinked)
 			rc = fnode_upload(fs, n, 0);
@@ -271,10 +286,10 @@ static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sat
 			gen = n->generation;
 	}
 	for (int attempt = 0; !rc && attempt < 3; attempt++) {
-		rc = gcs_move(fs->gcs, src, gen, dst, dst_gen, &obj);
+		gcs_object_clear(&out->obj);
+		rc = gcs_move(fs->gcs, src, gen, dst, dst_gen, &out->obj);
 		if (rc != -ESTALE)
 			break;
-		/* Either side changed meanwhile: read both again. */
 		struct gcs_object s = {0}, d = {0};
 		rc = gcs_stat(fs->gcs, src, &s);
 		gen = s.generation;
@@ -288,30 +303,51 @@ static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sat
 		gcs_object_clear(&d);
 	}
 	if (!rc) {
-		struct iattr attr;
-		uint64_t ino = 0;
-
-		itable_rename(fs->inodes, src, 0, dst);
-		dircache_remove(fs->dirs, src);
-		if (iattr_from_object(&attr, &obj, 0, &fs->defaults) == 0) {
-			if (itable_lookup_path(fs->inodes, dst, 0, &ino, NULL) == 0)
-				itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
-			dircache_set(fs->dirs, dst, 0, &attr);
-			iattr_clear(&attr);
-		} else {
-			fs_changed(fs, dst);
-		}
+		out->from_generation = gen;
+		out->dst = strdup(dst);
 		if (n) {
 			ftable_set_path(fs->files, n, dst);
-			n->generation = obj.generation;
-			n->metageneration = obj.metageneration;
+			fnode_moved(n, gen, out->obj.generation, out->obj.metageneration);
 		}
 	}
 	if (n) {
 		pthread_mutex_unlock(&n->lock);
 		ftable_put(fs->files, n);
 	}
-	gcs_object_clear(&obj);
+	if (rc)
+		gcs_object_clear(&out->obj);
+	return rc;
+}
+
+/* After the inode table renamed the names: each moved file's inode gets the generation the
+ * move created, so reads and opens under the new name need nothing more from GCS. */
+static void note_moved(struct gmfs *fs, const struct moved *m)
+{
+	struct iattr attr;
+
+	if (!m->dst || m->dst[strlen(m->dst) - 1] == '/')
+		return; /* a directory's own object: nothing to note but that it exists */
+	if (iattr_from_object(&attr, &m->obj, 0, &fs->defaults) != 0) {
+		fs_changed(fs, m->dst);
+		return;
+	}
+	itable_note_moved(fs->inodes, m->dst, m->from_generation, &attr, fs->stat_ttl);
+	dircache_set(fs->dirs, m->dst, 0, &attr);
+	iattr_clear(&attr);
+}
+
+static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sattr, const char *dst,
+		       int dexists, const struct iattr *dattr)
+{
+	struct moved m;
+	int rc = move_object(fs, src, sattr->generation, dst, dexists ? dattr->generation : 0, &m);
+
+	if (!rc) {
+		itable_rename(fs->inodes, src, 0, dst);
+		dircache_remove(fs->dirs, src);
+		note_moved(fs, &m);
+	}
+	moved_clear(&m);
 	return rc;
 }
 
@@ -386,6 +422,7 @@ static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct na
 static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dexists)
 {
 	struct name_gen *objs = NULL;
+	struct moved *done = NULL;
 	size_t count = 0, slen = strlen(src), moved = 0;
 	char *sprefix = dir_join(src, "");
 	uint64_t dst_placeholder = 0;
@@ -403,6 +440,7 @@ static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dex
 		if (rc)
 			goto out;
 	}
+	/* Files created here and not uploaded yet must be in the bucket to be listed and moved. */
 	rc = ftable_each(fs->files, src, flush_below, fs);
 	if (rc)
 		goto out;
@@ -412,6 +450,10 @@ static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dex
 			 "that tools copy instead",
 			 src, fs->rename_dir_limit);
 	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	done = calloc(count ? count : 1, sizeof(*done));
+	if (!done)
 		goto out;
 	if (dst_placeholder) {
 		char *p = dir_join(dst, "");
@@ -423,15 +465,12 @@ static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dex
 	}
 	rc = 0;
 	for (; moved < count && !rc; moved++) {
-		char *to = malloc(strlen(dst) + strlen(objs[moved].name + slen) + 1);
+		char *to = dir_join(dst, objs[moved].name + slen + 1);
 
-		rc = -ENOMEM;
-		if (to) {
-			sprintf(to, "%s%s", dst, objs[moved].name + slen);
-			rc = gcs_move(fs->gcs, objs[moved].name, objs[moved].generation, to, 0,
-				      NULL);
-			free(to);
-		}
+		rc = to ? move_object(fs, objs[moved].name, objs[moved].generation, to, 0,
+				      &done[moved])
+			: -ENOMEM;
+		free(to);
 	}
 	if (rc) {
 		log_error("rename of /%s to /%s stopped after %zu of %zu objects: %s; the rest "
@@ -447,8 +486,13 @@ static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dex
 		fs_changed(fs, dst);
 		dircache_invalidate_tree(fs->dirs, src);
 		dircache_invalidate_tree(fs->dirs, dst);
+		for (size_t i = 0; i < moved; i++)
+			note_moved(fs, &done[i]);
 	}
 out:
+	for (size_t i = 0; done && i < count; i++)
+		moved_clear(&done[i]);
+	free(done);
 	for (size_t i = 0; i < count; i++)
 		free(objs[i].name);
 	free(objs);

@@ -131,6 +131,31 @@ static void open_generation_tells_when_kernel_cache_is_valid(void)
 	itable_free(t);
 }
 
+static void moved_file_takes_the_new_generation_and_keeps_kernel_cache(void)
+{
+	struct itable *t = itable_new("");
+	struct iattr a = file_attr(5, 100), moved = file_attr(5, 200), got = {0};
+	uint64_t ino = itable_ref(t, "a", 0, &a, 60), found = 0;
+
+	CHECK(itable_note_open_generation(t, ino, 100) == 0);
+	itable_rename(t, "a", 0, "b");
+	CHECK(itable_note_moved(t, "b", 100, &moved, 60) == 0);
+	CHECK(itable_find_fresh(t, "b", 0, &got) == ino);
+	CHECK(got.generation == 200);
+	iattr_clear(&got);
+	/* The kernel's pages of generation 100 hold the bytes generation 200 has. */
+	CHECK(itable_note_open_generation(t, ino, 200) == 1);
+	CHECK(itable_note_moved(t, "nowhere", 100, &moved, 60) == -ENOENT);
+
+	/* A kernel cache of another generation than the one moved stays unknown. */
+	struct iattr again = file_attr(5, 300);
+	CHECK(itable_note_open_generation(t, ino, 150) == 0);
+	CHECK(itable_note_moved(t, "b", 200, &again, 60) == 0);
+	CHECK(itable_note_open_generation(t, ino, 300) == 0);
+	CHECK(itable_lookup_path(t, "b", 0, &found, NULL) == 0 && found == ino);
+	itable_free(t);
+}
+
 static void rename_moves_a_directory_and_everything_below(void)
 {
 	struct itable *t = itable_new("");
@@ -213,6 +238,7 @@ int main(void)
 	RUN(many_inodes_stay_reachable_through_growth);
 	RUN(open_generation_tells_when_kernel_cache_is_valid);
 	RUN(rename_moves_a_directory_and_everything_below);
+	RUN(moved_file_takes_the_new_generation_and_keeps_kernel_cache);
 	RUN(detached_names_are_not_found_but_inodes_live_on);
 	return CHECK_DONE();
 }

@@ -1,0 +1,171 @@
+"""Renames behave as on a local filesystem: every moved object gets a new generation from
+objects.move, and the mount knows it at once; a file open for reading or writing follows its
+name (or its directory's) through a rename on this mount, and close uploads every byte to the
+new name. Only a change made by another client may end a handle with ESTALE."""
+import errno
+import os
+import random
+import subprocess
+
+import pytest
+
+BUCKET = "test-bucket"
+
+
+def objects(fakegcs, prefix=""):
+    return sorted(fakegcs.list(BUCKET, prefix))
+
+
+def recovered(m):
+    staging = m.args[m.args.index("--staging-dir") + 1]
+    folder = os.path.join(staging, BUCKET, "recovered")
+    return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+def sh(cmd):
+    return subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=120)
+
+
+def test_files_of_a_renamed_directory_read_at_once(fakegcs, mount):
+    m = mount()
+    res = sh(f"cd {m.path} && mkdir d && echo data > d/f && mkdir d/sub && "
+             f"echo deep > d/sub/g && mv d d2 && cat d2/f d2/sub/g")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"data\ndeep\n"
+    # The mount's idea of each file is the generation the move created.
+    st = fakegcs.stat(BUCKET, "d2/f")
+    with open(m.p("d2", "f"), "rb") as f:
+        assert f.read() == b"data\n"
+    assert fakegcs.stat(BUCKET, "d2/f")["generation"] == st["generation"]
+
+
+def test_renamed_file_reads_at_once_after_its_directory_was_listed(fakegcs, mount):
+    fakegcs.put(BUCKET, "dir/a.bin", b"A" * 5000)
+    m = mount()
+    assert os.listdir(m.p("dir")) == ["a.bin"]
+    os.stat(m.p("dir", "a.bin"))
+    os.rename(m.p("dir"), m.p("dir2"))
+    assert open(m.p("dir2", "a.bin"), "rb").read() == b"A" * 5000
+    os.rename(m.p("dir2", "a.bin"), m.p("dir2", "b.bin"))
+    assert open(m.p("dir2", "b.bin"), "rb").read() == b"A" * 5000
+
+
+def test_file_being_written_follows_its_rename(fakegcs, mount):
+    m = mount()
+    with open(m.p("w.txt"), "wb") as f:
+        f.write(b"before ")
+        f.flush()
+        os.rename(m.p("w.txt"), m.p("x.txt"))
+        f.write(b"after")
+    assert fakegcs.get(BUCKET, "x.txt") == b"before after"
+    assert objects(fakegcs) == ["x.txt"]
+    assert recovered(m) == []
+
+
+def test_file_being_written_follows_its_directory_rename(fakegcs, mount):
+    m = mount()
+    os.mkdir(m.p("d"))
+    with open(m.p("d", "w.txt"), "wb") as f:
+        f.write(b"before ")
+        f.flush()
+        os.rename(m.p("d"), m.p("e"))
+        f.write(b"after")
+    assert fakegcs.get(BUCKET, "e/w.txt") == b"before after"
+    assert objects(fakegcs) == ["e/", "e/w.txt"]
+    assert recovered(m) == []
+
+
+def test_existing_file_edited_across_a_directory_rename_keeps_every_byte(fakegcs, mount):
+    fakegcs.put(BUCKET, "d/log.txt", b"line 1\n")
+    m = mount()
+    with open(m.p("d", "log.txt"), "ab") as f:
+        f.write(b"line 2\n")
+        os.rename(m.p("d"), m.p("e"))
+        f.write(b"line 3\n")
+    assert fakegcs.get(BUCKET, "e/log.txt") == b"line 1\nline 2\nline 3\n"
+    assert objects(fakegcs) == ["e/log.txt"]
+    assert recovered(m) == []
+
+
+def test_streamed_upload_follows_a_rename_midway(fakegcs, mount):
+    data = random.Random(3).randbytes(3 << 20)
+    m = mount(args=["-o", "upload_chunk_mb=1"])
+    os.mkdir(m.p("d"))
+    with open(m.p("d", "big.bin"), "wb") as f:
+        f.write(data[: 3 << 19])
+        os.rename(m.p("d", "big.bin"), m.p("d", "big2.bin"))
+        os.rename(m.p("d"), m.p("e"))
+        f.write(data[3 << 19:])
+    assert fakegcs.get(BUCKET, "e/big2.bin") == data
+    assert objects(fakegcs) == ["e/", "e/big2.bin"]
+    assert recovered(m) == []
+
+
+def test_file_being_read_follows_its_rename(fakegcs, mount):
+    data = random.Random(5).randbytes(6 << 20)
+    fakegcs.put(BUCKET, "app.log", data)
+    m = mount()
+    with open(m.p("app.log"), "rb") as f:
+        head = f.read(1 << 20)
+        os.rename(m.p("app.log"), m.p("app.log.1"))
+        rest = f.read()
+    assert head + rest == data
+
+
+def test_file_being_read_follows_its_directory_rename(fakegcs, mount):
+    data = random.Random(6).randbytes(6 << 20)
+    fakegcs.put(BUCKET, "shards/part-0", data)
+    m = mount()
+    with open(m.p("shards", "part-0"), "rb") as f:
+        head = f.read(1 << 20)
+        os.rename(m.p("shards"), m.p("old-shards"))
+        f.seek(4 << 20)
+        tail = f.read()
+        f.seek(1 << 20)
+        middle = f.read(3 << 20)
+    assert head + middle + tail == data
+
+
+def test_reader_still_gets_estale_when_another_client_replaces_the_file(fakegcs, mount):
+    data = random.Random(8).randbytes(6 << 20)
+    fakegcs.put(BUCKET, "shared.bin", data)
+    m = mount()
+    m.expect_log(r"generation \d+ is gone")
+    with open(m.p("shared.bin"), "rb") as f:
+        f.read(1 << 20)
+        fakegcs.put(BUCKET, "shared.bin", b"someone else's")
+        with pytest.raises(OSError) as e:
+            f.seek(5 << 20)
+            f.read()
+    assert e.value.errno == errno.ESTALE
+
+
+def test_directory_of_50_files_moves_while_10_are_open(fakegcs, mount):
+    rnd = random.Random(50)
+    contents = {f"f{i:02d}": rnd.randbytes(rnd.randrange(1, 300_000)) for i in range(50)}
+    for name, data in contents.items():
+        fakegcs.put(BUCKET, f"data/{name}", data)
+    m = mount()
+    readers = {name: open(m.p("data", name), "rb") for name in list(contents)[:5]}
+    writers = {name: open(m.p("data", name), "r+b") for name in list(contents)[5:10]}
+    try:
+        got = {name: f.read(len(contents[name]) // 2) for name, f in readers.items()}
+        for name, f in writers.items():
+            f.seek(0, os.SEEK_END)
+            f.write(b"<half>")
+        os.rename(m.p("data"), m.p("moved"))
+        for name, f in readers.items():
+            got[name] += f.read()
+        for name, f in writers.items():
+            f.write(b"<end>")
+            contents[name] += b"<half><end>"
+    finally:
+        for f in list(readers.values()) + list(writers.values()):
+            f.close()
+    for name in readers:
+        assert got[name] == contents[name], name
+    assert objects(fakegcs) == sorted(f"moved/{n}" for n in contents)
+    for name, data in contents.items():
+        assert fakegcs.get(BUCKET, f"moved/{name}") == data, name
+        assert open(m.p("moved", name), "rb").read() == data, name
+    assert recovered(m) == []
