@@ -92,6 +92,7 @@ static void fnode_free(struct fnode *n)
 	free(n->path);
 	free(n->content_type);
 	free(n->keep_metadata_json);
+	free(n->keep_json);
 	free(n->session);
 	free(n);
 }
@@ -374,6 +375,8 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
 		rc = replace_str(&n->content_type, obj.content_type);
 	if (!rc)
 		rc = replace_str(&n->keep_metadata_json, obj.metadata_json);
+	if (!rc)
+		rc = replace_str(&n->keep_json, obj.keep_json);
 	if (!rc) {
 		n->generation = obj.generation;
 		n->metageneration = obj.metageneration;
@@ -466,6 +469,7 @@ void fnode_stream_append(struct gmfs *fs, struct fnode *n, const void *buf, size
 			.name = n->path,
 			.content_type = n->content_type,
 			.keep_metadata_json = n->keep_metadata_json,
+			.keep_json = n->keep_json,
 			.metadata = md.kv,
 			.n_metadata = md.n,
 			.if_generation = n->generation,
@@ -560,6 +564,7 @@ int fnode_upload(struct gmfs *fs, struct fnode *n, int final)
 		.crc32c = crc,
 		.content_type = n->content_type,
 		.keep_metadata_json = n->keep_metadata_json,
+		.keep_json = n->keep_json,
 		.metadata = md.kv,
 		.n_metadata = md.n,
 		.if_generation = n->generation,

@@ -59,6 +59,7 @@ struct fnode {
 	unsigned mode_set : 1, uid_set : 1, gid_set : 1;
 	char *content_type;
 	char *keep_metadata_json;
+	char *keep_json; /* other writable fields of the object, carried over by uploads */
 	/* Streaming: while a new or truncated file only grows by appends, full chunks go up in
 	 * a resumable session as they are written, so the last close only sends the tail. The
 	 * staged file still holds everything, for reads, fallback and recovery. */

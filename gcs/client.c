@@ -742,7 +742,7 @@ int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_li
 		rc = gcs_url_add_query(&r.url, "endOffset", q->end_offset);
 	if (!rc)
 		rc = gcs_url_add_query(&r.url, "fields",
-				       "nextPageToken,prefixes,items(" OBJECT_FIELDS ")");
+				       "nextPageToken,prefixes,items(" LIST_ITEM_FIELDS ")");
 	if (!rc)
 		rc = gcs_perform(c, &r);
 	if (!rc) {

@@ -15,8 +15,14 @@
 #include "gcs/status.h"
 #include "util/buf.h"
 
-/* The attributes gcsmount reads; keeping the field list short keeps listings small. */
-#define OBJECT_FIELDS "name,size,generation,metageneration,updated,crc32c,contentType,metadata"
+/* The attributes gcsmount reads. Listings ask for these only: they carry them for every
+ * entry, and a short list keeps them small. */
+#define LIST_ITEM_FIELDS "name,size,generation,metageneration,updated,crc32c,contentType,metadata"
+/* One object's resource adds the writable fields that rewriting its data must carry over
+ * (struct gcs_object.keep_json); staging a file for writing reads it this way. */
+#define OBJECT_FIELDS                                                                        \
+	LIST_ITEM_FIELDS ",contentEncoding,cacheControl,contentDisposition,contentLanguage," \
+			 "customTime,storageClass"
 
 #define JSON_BODY_MAX (64u << 20)
 #define ERROR_BODY_MAX (64u << 10)

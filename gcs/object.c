@@ -25,6 +25,7 @@ void gcs_object_clear(struct gcs_object *o)
 	free(o->symlink_target);
 	free(o->content_type);
 	free(o->metadata_json);
+	free(o->keep_json);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -188,6 +189,42 @@ static void apply_metadata(struct json_object *md, struct gcs_object *o)
 	}
 }
 
+/* Writable fields besides contentType and metadata that GCS resets when an upload omits
+ * them; storageClass among them, so a NEARLINE object does not fall back to the bucket's
+ * default class (and price) when its data is rewritten. */
+static const char *const keep_fields[] = {
+	"contentEncoding", "cacheControl", "contentDisposition",
+	"contentLanguage", "customTime",   "storageClass",
+};
+
+static int keep_writable_fields(struct json_object *j, struct gcs_object *o)
+{
+	struct json_object *keep = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(keep_fields) / sizeof(keep_fields[0]) && !rc; i++) {
+		const char *s = jstr(j, keep_fields[i]);
+		struct json_object *v;
+
+		if (!s)
+			continue;
+		if (!keep && !(keep = json_object_new_object()))
+			return -ENOMEM;
+		v = json_object_new_string(s);
+		if (!v || json_object_object_add(keep, keep_fields[i], v) != 0) {
+			json_object_put(v);
+			rc = -ENOMEM;
+		}
+	}
+	if (!rc && keep) {
+		o->keep_json = strdup(json_object_to_json_string_ext(keep, JSON_C_TO_STRING_PLAIN));
+		if (!o->keep_json)
+			rc = -ENOMEM;
+	}
+	json_object_put(keep);
+	return rc;
+}
+
 int gcs_object_from_json(struct json_object *j, struct gcs_object *o)
 {
 	const char *s;
@@ -219,6 +256,8 @@ int gcs_object_from_json(struct json_object *j, struct gcs_object *o)
 		if (!o->metadata_json)
 			goto nomem;
 	}
+	if (keep_writable_fields(j, o))
+		goto nomem;
 	return 0;
 nomem:
 	gcs_object_clear(o);

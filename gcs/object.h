@@ -29,6 +29,10 @@ struct gcs_object {
 	int has_crc32c;
 	char *content_type;  /* NULL when the resource did not carry one */
 	char *metadata_json; /* all custom metadata as a JSON object, or NULL */
+	/* The other writable fields the resource carried (contentEncoding, cacheControl,
+	 * contentDisposition, contentLanguage, customTime, storageClass) as one JSON object,
+	 * or NULL when it had none: an upload that replaces the data sends them again. */
+	char *keep_json;
 };
 
 struct gcs_list_page {

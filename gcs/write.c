@@ -38,26 +38,33 @@ static int add_query_u64(struct buf *url, const char *key, uint64_t v)
 	return gcs_url_add_query(url, key, num);
 }
 
-/* The JSON object resource sent with an upload: name, type, custom metadata, and the
- * checksum when it is known before the data is sent. */
+/* A JSON object parsed from text, or a new empty one when text is NULL or not an object. */
+static struct json_object *json_object_or_empty(const char *text)
+{
+	struct json_object *j = text ? json_tokener_parse(text) : NULL;
+
+	if (j && !json_object_is_type(j, json_type_object)) {
+		json_object_put(j);
+		j = NULL;
+	}
+	return j ? j : json_object_new_object();
+}
+
+/* The JSON object resource sent with an upload: the carried-over fields, then name, type,
+ * custom metadata, and the checksum when it is known before the data is sent. */
 static char *upload_metadata(const struct gcs_put *p, int with_crc)
 {
-	struct json_object *root = json_object_new_object();
+	struct json_object *root = json_object_or_empty(p->keep_json);
 	struct json_object *md = NULL;
 	char crc[9];
 	char *out = NULL;
 
 	if (!root)
 		return NULL;
-	if (p->keep_metadata_json) {
-		md = json_tokener_parse(p->keep_metadata_json);
-		if (md && !json_object_is_type(md, json_type_object)) {
-			json_object_put(md);
-			md = NULL;
-		}
-	}
-	if (!md)
-		md = json_object_new_object();
+	/* Hashes describe the old data; GCS would refuse the new data against them. */
+	json_object_object_del(root, "crc32c");
+	json_object_object_del(root, "md5Hash");
+	md = json_object_or_empty(p->keep_metadata_json);
 	if (!md)
 		goto out;
 	for (size_t i = 0; i < p->n_metadata; i++) {
@@ -69,10 +76,11 @@ static char *upload_metadata(const struct gcs_put *p, int with_crc)
 	}
 	crc32c_base64(p->crc32c, crc);
 	json_object_object_add(root, "name", json_object_new_string(p->name));
-	json_object_object_add(root, "contentType",
-			       json_object_new_string(p->content_type
-							      ? p->content_type
-							      : "application/octet-stream"));
+	if (p->content_type || !json_object_object_get_ex(root, "contentType", NULL))
+		json_object_object_add(
+			root, "contentType",
+			json_object_new_string(p->content_type ? p->content_type
+							       : "application/octet-stream"));
 	if (with_crc)
 		json_object_object_add(root, "crc32c", json_object_new_string(crc));
 	json_object_object_add(root, "metadata", md);

@@ -25,7 +25,10 @@ struct gcs_put {
 	uint32_t crc32c;		/* of the data; GCS checks it and refuses a mismatch */
 	const char *content_type;	/* NULL: application/octet-stream */
 	const char *keep_metadata_json; /* existing custom metadata to carry over, or NULL */
-	const struct gcs_kv *metadata;	/* set on top of keep_metadata_json */
+	/* Other writable fields to carry over (struct gcs_object.keep_json), or NULL; the
+	 * fields above take precedence over any of the same name. */
+	const char *keep_json;
+	const struct gcs_kv *metadata; /* set on top of keep_metadata_json */
 	size_t n_metadata;
 	uint64_t if_generation; /* the generation being replaced; 0: the object must not exist */
 	size_t chunk_size;	/* larger data goes up in resumable chunks of this size */

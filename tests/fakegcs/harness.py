@@ -219,9 +219,10 @@ class FakeGCS:
     def _object_path(bucket, name):
         return "/storage/v1/b/%s/o/%s" % (quote(bucket, safe=""), quote(name, safe=""))
 
-    def put(self, bucket, name, data, metadata=None, content_type=None):
-        """Upload with uploadType=multipart; returns the object resource."""
-        resource = {"name": name}
+    def put(self, bucket, name, data, metadata=None, content_type=None, resource=None):
+        """Upload with uploadType=multipart; returns the object resource. resource adds other
+        fields of the object resource (storageClass, cacheControl, ...)."""
+        resource = dict(resource or {}, name=name)
         if metadata is not None:
             resource["metadata"] = metadata
         if content_type is not None:

@@ -171,6 +171,43 @@ static void empty_list_page_has_no_token(void)
 	CHECK(gcs_list_page_parse(S("{\"items\":[{\"size\":\"1\"}]}"), &p) == -EPROTO);
 }
 
+static void writable_fields_are_kept_for_rewrites(void)
+{
+	struct gcs_object o;
+
+	CHECK(gcs_object_parse(
+		      S("{\"name\":\"f\",\"size\":\"1\",\"generation\":\"7\","
+			"\"contentType\":\"text/csv\",\"contentEncoding\":\"gzip\","
+			"\"cacheControl\":\"public, max-age=60\","
+			"\"contentDisposition\":\"attachment; filename=\\\"r.csv\\\"\","
+			"\"contentLanguage\":\"de\",\"customTime\":\"2024-06-04T10:00:00.000Z\","
+			"\"storageClass\":\"NEARLINE\",\"crc32c\":\"yZRlqg==\","
+			"\"md5Hash\":\"Ojk9c3dhfxgoKVVHYwFbHQ==\",\"etag\":\"CAE=\","
+			"\"metadata\":{\"k\":\"v\"}}"),
+		      &o) == 0);
+	/* Only the writable fields, and not contentType or metadata, which have their own. */
+	CHECK_STR(o.keep_json, "{\"contentEncoding\":\"gzip\",\"cacheControl\":\"public, "
+			       "max-age=60\",\"contentDisposition\":\"attachment; "
+			       "filename=\\\"r.csv\\\"\",\"contentLanguage\":\"de\","
+			       "\"customTime\":\"2024-06-04T10:00:00.000Z\","
+			       "\"storageClass\":\"NEARLINE\"}");
+	CHECK_STR(o.content_type, "text/csv");
+	CHECK_STR(o.metadata_json, "{\"k\":\"v\"}");
+	gcs_object_clear(&o);
+
+	CHECK(gcs_object_parse(S("{\"name\":\"f\",\"size\":\"1\",\"generation\":\"7\","
+				 "\"storageClass\":\"COLDLINE\"}"),
+			       &o) == 0);
+	CHECK_STR(o.keep_json, "{\"storageClass\":\"COLDLINE\"}");
+	gcs_object_clear(&o);
+
+	CHECK(gcs_object_parse(S("{\"name\":\"f\",\"size\":\"1\",\"generation\":\"7\","
+				 "\"contentType\":\"text/plain\"}"),
+			       &o) == 0);
+	CHECK(o.keep_json == NULL);
+	gcs_object_clear(&o);
+}
+
 static void json_error_bodies_give_reason_and_message(void)
 {
 	struct gcs_errinfo e;
@@ -214,6 +251,7 @@ int main(void)
 	RUN(malformed_objects_are_rejected);
 	RUN(list_page_parses_items_prefixes_and_token);
 	RUN(empty_list_page_has_no_token);
+	RUN(writable_fields_are_kept_for_rewrites);
 	RUN(json_error_bodies_give_reason_and_message);
 	RUN(xml_error_bodies_give_code_and_details);
 	return CHECK_DONE();
