@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/log.h"
+
 void gcs_object_clear(struct gcs_object *o)
 {
 	if (!o)
@@ -316,10 +318,25 @@ int gcs_list_page_parse(const char *body, size_t len, struct gcs_list_page *p)
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++) {
-			rc = gcs_object_from_json(json_object_array_get_idx(arr, i), &p->items[i]);
-			if (rc)
+			struct json_object *item = json_object_array_get_idx(arr, i);
+			const char *name;
+
+			rc = gcs_object_from_json(item, &p->items[p->n_items]);
+			if (rc == -ENOMEM)
 				goto out;
-			p->n_items++;
+			if (rc == 0) {
+				p->n_items++;
+				continue;
+			}
+			/* One bad entry must not hide the rest of the directory. */
+			name = json_object_is_type(item, json_type_object) ? jstr(item, "name")
+									   : NULL;
+			if (name)
+				log_warn("listing: entry '%s' has a missing or malformed size, "
+					 "generation or time; it is left out",
+					 name);
+			else
+				log_warn("listing: an entry without a name is left out");
 		}
 	}
 	rc = -EPROTO;
@@ -334,10 +351,12 @@ int gcs_list_page_parse(const char *body, size_t len, struct gcs_list_page *p)
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *v = json_object_array_get_idx(arr, i);
-			if (!json_object_is_type(v, json_type_string))
-				goto out;
-			p->prefixes[i] = strdup(json_object_get_string(v));
-			if (!p->prefixes[i]) {
+			if (!json_object_is_type(v, json_type_string)) {
+				log_warn("listing: a prefix that is not a string is left out");
+				continue;
+			}
+			p->prefixes[p->n_prefixes] = strdup(json_object_get_string(v));
+			if (!p->prefixes[p->n_prefixes]) {
 				rc = -ENOMEM;
 				goto out;
 			}

@@ -1,7 +1,8 @@
 /* Object metadata as the filesystem needs it, parsed from JSON API resources.
  *
  * struct gcs_object and struct gcs_list_page are caller-owned values: zero them (or call
- * *_init), let the parse functions fill them, release with *_clear(). Pure: json-c only. */
+ * *_init), let the parse functions fill them, release with *_clear(). Pure: json-c only; the
+ * log hears of list entries that are left out. */
 #ifndef GCSMOUNT_GCS_OBJECT_H
 #define GCSMOUNT_GCS_OBJECT_H
 
@@ -51,7 +52,9 @@ void gcs_list_page_clear(struct gcs_list_page *p);
 int gcs_object_from_json(struct json_object *j, struct gcs_object *o);
 /* Parses an objects.get response body. */
 int gcs_object_parse(const char *body, size_t len, struct gcs_object *o);
-/* Parses an objects.list response body. Items that fail to parse make the page fail. */
+/* Parses an objects.list response body. An item that does not parse is left out, with a
+ * warning; a page whose structure is broken (not JSON, items or prefixes not arrays) fails
+ * with -EPROTO. */
 int gcs_list_page_parse(const char *body, size_t len, struct gcs_list_page *p);
 
 /* RFC 3339 timestamp ("2024-06-04T10:00:00.123Z", offsets allowed) to timespec.

@@ -8,7 +8,11 @@ appear in the request log.
   POST   /_fake/faults    {"op": "xml.get", "count": 3, <kind>, "name_contains": "x",
                            "after": false}
                           kind is one of "status": 503, "reset": true,
-                          "stall": SECONDS, "cut_after": BYTES
+                          "stall": SECONDS, "cut_after": BYTES,
+                          "break_item": {"name": N, "field": F, "value": V}: in a JSON
+                          answer, the object resource named N (the answer itself, or one
+                          of a listing's items) gets F set to V, or removed when V is
+                          absent or null; other answers are sent unchanged
   GET    /_fake/faults    faults still pending
   DELETE /_fake/faults    clear faults
   POST   /_fake/shape     {"latency_ms": 30, "bandwidth_bps": 60000000}; {} clears
@@ -34,7 +38,7 @@ from dataclasses import asdict, dataclass
 from . import errors
 from .messages import empty_response, json_response
 
-FAULT_KINDS = ("status", "reset", "stall", "cut_after")
+FAULT_KINDS = ("status", "reset", "stall", "cut_after", "break_item")
 
 
 @dataclass
@@ -71,6 +75,12 @@ def parse_fault(spec):
             value = int(value)
             if value < 0:
                 raise ValueError
+        elif kind == "break_item":
+            if (not isinstance(value, dict) or not isinstance(value.get("name"), str)
+                    or not isinstance(value.get("field"), str)):
+                raise ValueError
+            value = {"name": value["name"], "field": value["field"],
+                     "value": value.get("value")}
         else:
             value = True
         count = int(spec.get("count", 1))
@@ -132,6 +142,29 @@ class RequestLog:
 class Shaping:
     latency_ms: float = 0.0
     bandwidth_bps: float = 0.0
+
+
+def break_item(response, spec):
+    """The answer with one object resource damaged as a break_item fault says."""
+    if response.status != 200 or not (response.header("Content-Type") or "").startswith(
+            "application/json"):
+        return response
+    try:
+        doc = json.loads(bytes(response.body))
+    except ValueError:
+        return response
+    if not isinstance(doc, dict):
+        return response
+    resources = [doc] + [i for i in doc.get("items") or [] if isinstance(i, dict)]
+    for res in resources:
+        if res.get("name") != spec["name"]:
+            continue
+        if spec["value"] is None:
+            res.pop(spec["field"], None)
+        else:
+            res[spec["field"]] = spec["value"]
+    response.body = json.dumps(doc).encode()
+    return response
 
 
 def parse_shaping(spec):

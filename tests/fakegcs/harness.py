@@ -159,8 +159,9 @@ class FakeGCS:
         self._json("POST", "/_fake/buckets", {"name": name})
 
     def fault(self, op, count=1, **kwargs):
-        """Inject a fault: status=503 | reset=True | stall=SECONDS | cut_after=BYTES,
-        optionally name_contains="part" and after=True."""
+        """Inject a fault: status=503 | reset=True | stall=SECONDS | cut_after=BYTES |
+        break_item={"name": N, "field": F, "value": V} (see control.py), optionally
+        name_contains="part" and after=True."""
         spec = {"op": op, "count": count}
         spec.update(kwargs)
         self._json("POST", "/_fake/faults", spec)

@@ -204,6 +204,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if kind == "status" and fault.after:
             response = self._error_response(route, errors.injected(fault.value))
+        if kind == "break_item":
+            response = control.break_item(response, fault.value)
         if kind == "stall":
             time.sleep(fault.value)
         shaping = None if internal else state.shaping

@@ -168,7 +168,48 @@ static void empty_list_page_has_no_token(void)
 	CHECK(gcs_list_page_parse(S("{\"kind\":\"storage#objects\"}"), &p) == 0);
 	CHECK(p.n_items == 0 && p.n_prefixes == 0 && p.next_page_token == NULL);
 	gcs_list_page_clear(&p);
-	CHECK(gcs_list_page_parse(S("{\"items\":[{\"size\":\"1\"}]}"), &p) == -EPROTO);
+}
+
+static void malformed_list_entries_are_left_out(void)
+{
+	struct gcs_list_page p;
+
+	/* No size; a generation that is no number; no name; not an object; a bad prefix. */
+	CHECK(gcs_list_page_parse(S("{\"prefixes\":[\"d/sub/\",7,\"d/z/\"],\"items\":["
+				    "{\"name\":\"d/a\",\"size\":\"3\",\"generation\":\"9\"},"
+				    "{\"name\":\"d/nosize\",\"generation\":\"10\"},"
+				    "{\"name\":\"d/badgen\",\"size\":\"1\",\"generation\":\"abc\"},"
+				    "{\"size\":\"1\",\"generation\":\"11\"},"
+				    "\"d/just-a-string\","
+				    "{\"name\":\"d/c\",\"size\":\"4\",\"generation\":\"12\"}],"
+				    "\"nextPageToken\":\"more\"}"),
+				  &p) == 0);
+	CHECK(p.n_items == 2);
+	CHECK_STR(p.items[0].name, "d/a");
+	CHECK_STR(p.items[1].name, "d/c");
+	CHECK(p.items[1].size == 4 && p.items[1].generation == 12);
+	CHECK(p.n_prefixes == 2);
+	CHECK_STR(p.prefixes[0], "d/sub/");
+	CHECK_STR(p.prefixes[1], "d/z/");
+	CHECK_STR(p.next_page_token, "more");
+	gcs_list_page_clear(&p);
+
+	CHECK(gcs_list_page_parse(S("{\"items\":[{\"size\":\"1\"}]}"), &p) == 0);
+	CHECK(p.n_items == 0);
+	gcs_list_page_clear(&p);
+}
+
+static void broken_list_pages_fail(void)
+{
+	struct gcs_list_page p;
+
+	CHECK(gcs_list_page_parse(S("not json"), &p) == -EPROTO);
+	CHECK(gcs_list_page_parse(S("[1,2]"), &p) == -EPROTO);
+	CHECK(gcs_list_page_parse(S("{\"items\":{\"name\":\"a\"}}"), &p) == -EPROTO);
+	CHECK(gcs_list_page_parse(S("{\"prefixes\":\"a/\"}"), &p) == -EPROTO);
+	CHECK(gcs_list_page_parse(S("{\"items\":[{\"name\":\"a\",\"size\":\"1\","
+				    "\"generation\":\"1\"}"),
+				  &p) == -EPROTO);
 }
 
 static void writable_fields_are_kept_for_rewrites(void)
@@ -251,6 +292,8 @@ int main(void)
 	RUN(malformed_objects_are_rejected);
 	RUN(list_page_parses_items_prefixes_and_token);
 	RUN(empty_list_page_has_no_token);
+	RUN(malformed_list_entries_are_left_out);
+	RUN(broken_list_pages_fail);
 	RUN(writable_fields_are_kept_for_rewrites);
 	RUN(json_error_bodies_give_reason_and_message);
 	RUN(xml_error_bodies_give_code_and_details);
