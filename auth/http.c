@@ -80,6 +80,25 @@ static void sleep_s(double s)
 		;
 }
 
+/* The debug line of one attempt, like gcs/'s: the URL without its query; no body or
+ * header. */
+static void log_attempt(CURL *h, const struct auth_http_req *req, const struct auth_http_resp *resp,
+			int rc, int n)
+{
+	curl_off_t us = 0;
+	char what[sizeof(resp->error) + 16];
+
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &us);
+	if (rc || !resp->status)
+		snprintf(what, sizeof(what), "%s", resp->error);
+	else
+		snprintf(what, sizeof(what), "%ld", resp->status);
+	gm_log(LOG_DEBUG, "request %s %s %.*s: %s, %zu bytes in, %zu out, %lld ms, attempt %d",
+	       req->metadata ? "auth.metadata" : "auth.token", req->form ? "POST" : "GET",
+	       (int)strcspn(req->url, "?#"), req->url, what, resp->len,
+	       req->form ? strlen(req->form) : 0, (long long)(us / 1000), n);
+}
+
 /* One attempt. Returns 0 with resp->status set, or -errno with resp->error set. */
 static int attempt(CURL *h, const struct auth_http_req *req, struct auth_http_resp *resp)
 {
@@ -167,6 +186,8 @@ int auth_http(const struct auth_http_req *req, struct auth_http_resp *resp)
 	}
 	for (int n = 1;; n++) {
 		rc = attempt(h, req, resp);
+		if (LOG_DEBUG <= log_level)
+			log_attempt(h, req, resp, rc, n);
 		if (!transient(rc, resp->status))
 			break;
 		double left = req->wait_s - (now_s() - start);
@@ -174,11 +195,8 @@ int auth_http(const struct auth_http_req *req, struct auth_http_resp *resp)
 			break;
 		if (n >= req->attempts && delay > left)
 			delay = left;
-		if (rc)
-			log_debug("%s: %s; trying again in %.1f s", req->url, resp->error, delay);
-		else
-			log_debug("%s: HTTP %ld; trying again in %.1f s", req->url, resp->status,
-				  delay);
+		log_debug("%s: trying again in %.1f s",
+			  req->metadata ? "auth.metadata" : "auth.token", delay);
 		sleep_s(delay);
 		delay = delay * 2 > 5 ? 5 : delay * 2;
 	}

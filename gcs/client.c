@@ -465,8 +465,28 @@ static void log_failure(struct gcs_client *c, const struct gcs_req *r, int rc, i
 		       r->request_id[0] ? " request-id " : "", r->request_id, attempt,
 		       max_attempts - 1, delay_ms);
 	else
-		gm_log(level, "%s %s %s %s: %s%s%s", r->op, r->object ? r->object : "-", r->method,
+		gm_log(level, "%s %s %s %.*s: %s%s%s", r->op, r->object ? r->object : "-",
+		       r->method, (int)(r->url_secret ? strcspn(r->url.data, "?#") : r->url.len),
 		       r->url.data, what, r->request_id[0] ? " request-id " : "", r->request_id);
+}
+
+/* The debug line of one attempt. Names the object, never the URL: query strings may hold
+ * an upload session's ID, and headers (the token) are not looked at. */
+static void log_request(const struct gcs_req *r, CURLcode cc, curl_off_t got, curl_off_t sent,
+			int attempt)
+{
+	curl_off_t us = 0;
+	char what[CURL_ERROR_SIZE + 16];
+
+	curl_easy_getinfo(r->curl, CURLINFO_TOTAL_TIME_T, &us);
+	if (r->status)
+		snprintf(what, sizeof(what), "%ld", r->status);
+	else
+		snprintf(what, sizeof(what), "%s",
+			 r->xport_msg[0] ? r->xport_msg : curl_easy_strerror(cc));
+	gm_log(LOG_DEBUG, "request %s %s %s: %s, %lld bytes in, %lld out, %lld ms, attempt %d",
+	       r->op, r->method, r->object && r->object[0] ? r->object : "-", what, (long long)got,
+	       (long long)sent, (long long)(us / 1000), attempt);
 }
 
 static long backoff_ms(const struct gcs_client *c, int retry, unsigned *seed)
@@ -575,13 +595,18 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 			r->xport = GCS_XPORT_OTHER;
 			snprintf(r->xport_msg, sizeof(r->xport_msg),
 				 "server sent more data than requested");
+		} else {
+			r->xport = classify(cc);
+			if (r->xport == GCS_XPORT_OK)
+				curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
+		}
+		if (LOG_DEBUG <= log_level)
+			log_request(r, cc, got, sent, attempt);
+		if (r->sink_overflow) {
 			rc = -EIO;
 			log_failure(c, r, rc, 0, 0, attempt, max);
 			break;
 		}
-		r->xport = classify(cc);
-		if (r->xport == GCS_XPORT_OK)
-			curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
 		rc = gcs_errno(r->status, r->xport);
 		if (r->status == 308 && r->accept_308)
 			rc = 0;

@@ -70,6 +70,7 @@ struct gcs_req {
 	long quiet[2];		   /* HTTP statuses that are expected answers (logged at debug) */
 	int accept_308;		   /* a resumable upload's "keep going" counts as success */
 	struct gcs_body *body_out; /* request body, or NULL */
+	int url_secret; /* the query is a credential (an upload session's ID): not logged */
 
 	/* Response. */
 	CURL *curl;

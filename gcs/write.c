@@ -242,6 +242,7 @@ int gcs_session_put(struct gcs_client *c, const char *session, const char *name,
 			 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off,
 			 off + len - 1, total);
 	gcs_req_init(&r, "uploads.chunk", "PUT", name);
+	r.url_secret = 1;
 	r.accept_308 = 1;
 	r.quiet[0] = 412; /* a conflict: the caller says what it means */
 	r.body_out = &body;
@@ -285,6 +286,7 @@ void gcs_session_cancel(struct gcs_client *c, const char *session, const char *n
 	struct gcs_req r;
 
 	gcs_req_init(&r, "uploads.cancel", "DELETE", name);
+	r.url_secret = 1;
 	r.max_attempts = 1;
 	/* GCS answers 499 to a cancelled session; either way the session is abandoned. */
 	r.quiet[0] = 499;

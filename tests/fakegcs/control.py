@@ -61,7 +61,8 @@ class Fault:
 def parse_fault(spec):
     if not isinstance(spec, dict):
         raise errors.invalid("A fault is a JSON object.")
-    kinds = [k for k in FAULT_KINDS if k in spec and spec[k] not in (None, False)]
+    # "is", not "in": cut_after=0 is a fault (0 == False would drop it).
+    kinds = [k for k in FAULT_KINDS if spec.get(k) is not None and spec.get(k) is not False]
     if len(kinds) != 1:
         raise errors.invalid("A fault needs exactly one of %s." % ", ".join(FAULT_KINDS))
     kind = kinds[0]
