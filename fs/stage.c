@@ -129,7 +129,11 @@ struct stage *stage_new(const char *base, const char *bucket, char *why, size_t 
 	buf_free(&root);
 	return s;
 fail:
-	snprintf(why, whylen, "staging folder %s/%s: %s", base, bucket, strerror(-rc));
+	/* Usually a user without a writable home (nobody, a service): name the way out. */
+	snprintf(why, whylen,
+		 "staging folder %s/%s: %s; name a folder this user can write with -o "
+		 "staging_dir=PATH (or --staging-dir PATH)",
+		 base, bucket, strerror(-rc));
 	buf_free(&root);
 	buf_free(&a);
 	buf_free(&b);
