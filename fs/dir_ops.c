@@ -161,7 +161,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 			e.attr_timeout = fs->stat_ttl;
 			e.entry_timeout = fs->stat_ttl;
-			fs_fill_stat(&e.attr, e.ino, &de->attr);
+			fs_fill_entry_stat(fs, &e.attr, e.ino, de->is_dir, &de->attr);
 			used = fuse_add_direntry_plus(req, buf + pos, size - pos, de->name, &e,
 						      (off_t)(i + 1));
 			if (used > size - pos)

@@ -295,6 +295,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (rc)
 		goto fail;
 	attr.mode = S_IFREG | (mode & 07777);
+	fs_new_owner(req, parent, 0, &attr.uid, &attr.gid, &attr.mode);
 	fs_now(&attr.mtime);
 	attr.ctime = attr.mtime;
 
@@ -324,6 +325,10 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		n->mtime = attr.mtime;
 		n->mode = mode & 07777;
 		n->mode_set = n->mode != fs->defaults.file_mode;
+		n->uid = attr.uid;
+		n->uid_set = n->uid != fs->defaults.uid;
+		n->gid = attr.gid;
+		n->gid_set = n->gid != fs->defaults.gid;
 		fnode_stream_stop(fs, n);
 		n->streamable = 1;
 		n->stream_crc = 0;
@@ -334,6 +339,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (rc)
 		goto fail;
 
+	fs_touch_parent(fs, path);
 	e.attr_timeout = fs->stat_ttl;
 	e.entry_timeout = fs->stat_ttl;
 	fs_fill_stat(&e.attr, e.ino, &attr);

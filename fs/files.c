@@ -18,6 +18,7 @@
 
 #include "fs/dircache.h"
 #include "fs/fs.h"
+#include "fs/posix_meta.h"
 #include "fs/stage.h"
 #include "gcs/client.h"
 #include "gcs/write.h"
@@ -333,9 +334,12 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
 				return -errno;
 			fnode_stream_stop(fs, n);
 			n->size = 0;
-			n->dirty = 1;
 			n->streamable = 1;
 			n->stream_crc = 0;
+		}
+		if (truncate) {
+			n->dirty = 1;
+			clock_gettime(CLOCK_REALTIME, &n->mtime);
 		}
 		return 0;
 	}
@@ -381,8 +385,11 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
 		n->generation = obj.generation;
 		n->metageneration = obj.metageneration;
 		n->size = truncate ? 0 : obj.size;
-		n->dirty = truncate && obj.size > 0;
+		/* Truncating changes the data, even of an empty file: a new mtime to store. */
+		n->dirty = truncate;
 		n->mtime = obj.mtime;
+		if (truncate)
+			clock_gettime(CLOCK_REALTIME, &n->mtime);
 		n->streamable = truncate;
 		n->stream_crc = 0;
 	} else {
@@ -426,35 +433,22 @@ void fnode_stream_stop(struct gmfs *fs, struct fnode *n)
 }
 
 /* The POSIX metadata a node's upload stores: its mtime (or, with no_mtime, a deletion of any
- * inherited one) and the mode, uid and gid set on it. The strings live in the struct. */
-struct node_metadata {
-	struct gcs_kv kv[4];
-	size_t n;
-	char mtime[24], mode[8], uid[16], gid[16];
-};
-
-static void node_metadata(const struct fnode *n, int no_mtime, struct node_metadata *m)
+ * inherited one) and the mode, uid and gid set on it. */
+static void node_metadata(const struct fnode *n, int no_mtime, struct posix_meta *m)
 {
-	m->n = 0;
-	snprintf(m->mtime, sizeof(m->mtime), "%lld", (long long)n->mtime.tv_sec);
-	m->kv[m->n++] = (struct gcs_kv){"goog-reserved-file-mtime", no_mtime ? NULL : m->mtime};
-	if (n->mode_set) {
-		snprintf(m->mode, sizeof(m->mode), "%03o", (unsigned)(n->mode & 0777));
-		m->kv[m->n++] = (struct gcs_kv){"goog-reserved-posix-mode", m->mode};
-	}
-	if (n->uid_set) {
-		snprintf(m->uid, sizeof(m->uid), "%u", (unsigned)n->uid);
-		m->kv[m->n++] = (struct gcs_kv){"goog-reserved-posix-uid", m->uid};
-	}
-	if (n->gid_set) {
-		snprintf(m->gid, sizeof(m->gid), "%u", (unsigned)n->gid);
-		m->kv[m->n++] = (struct gcs_kv){"goog-reserved-posix-gid", m->gid};
-	}
+	posix_meta_init(m);
+	posix_meta_mtime(m, no_mtime ? NULL : &n->mtime);
+	if (n->mode_set)
+		posix_meta_mode(m, n->mode);
+	if (n->uid_set)
+		posix_meta_uid(m, n->uid);
+	if (n->gid_set)
+		posix_meta_gid(m, n->gid);
 }
 
 void fnode_stream_append(struct gmfs *fs, struct fnode *n, const void *buf, size_t len)
 {
-	struct node_metadata md;
+	struct posix_meta md;
 	int rc = 0;
 
 	n->stream_crc = crc32c_update(n->stream_crc, buf, len);
@@ -555,7 +549,7 @@ int fnode_upload(struct gmfs *fs, struct fnode *n, int final)
 	if (rc)
 		goto failed;
 
-	struct node_metadata md;
+	struct posix_meta md;
 	node_metadata(n, 0, &md);
 	struct gcs_put put = {
 		.name = n->path,

@@ -25,6 +25,7 @@ struct inode {
 	struct timespec valid_until; /* CLOCK_MONOTONIC */
 	uint64_t kernel_generation;  /* generation whose pages the kernel may cache */
 	int detached;		     /* not in by_path: its name was removed or replaced */
+	struct timespec touched;     /* a directory's entries last changed through this mount */
 	struct inode *next_ino, *next_path;
 };
 
@@ -77,6 +78,10 @@ int iattr_from_object(struct iattr *a, const struct gcs_object *obj, int is_dir,
 	a->ctime = obj->updated;
 	if (obj->has_mode)
 		a->mode = (a->mode & S_IFMT) | (obj->mode & 07777);
+	if (!is_dir && obj->special_type) {
+		a->mode = obj->special_type | (a->mode & 07777);
+		a->rdev = obj->rdev;
+	}
 	if (obj->has_uid)
 		a->uid = obj->uid;
 	if (obj->has_gid)
@@ -240,6 +245,25 @@ void itable_free(struct itable *t)
 	free(t);
 }
 
+static int ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Installs new attributes (taking over copy). A directory whose entries changed here after
+ * its object last changed (ctime) keeps that later time as mtime and ctime: entry changes
+ * are not stored in the bucket. A later change of the object itself (utimens) wins. */
+static void replace_attr(struct inode *n, struct iattr *copy, double ttl)
+{
+	iattr_clear(&n->attr);
+	n->attr = *copy;
+	if (n->is_dir && ts_before(&n->attr.ctime, &n->touched)) {
+		n->attr.mtime = n->touched;
+		n->attr.ctime = n->touched;
+	}
+	set_valid(n, ttl);
+}
+
 uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
 		    double ttl)
 {
@@ -269,9 +293,7 @@ uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct
 		link_node(t, n);
 		t->count++;
 	}
-	iattr_clear(&n->attr);
-	n->attr = copy;
-	set_valid(n, ttl);
+	replace_attr(n, &copy, ttl);
 	n->nlookup++;
 	ino = n->ino;
 out:
@@ -395,9 +417,7 @@ int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, do
 	pthread_mutex_lock(&t->lock);
 	struct inode *n = find_ino(t, ino);
 	if (n) {
-		iattr_clear(&n->attr);
-		n->attr = copy;
-		set_valid(n, ttl);
+		replace_attr(n, &copy, ttl);
 	} else {
 		iattr_clear(&copy);
 		rc = -ENOENT;
@@ -417,9 +437,7 @@ int itable_note_moved(struct itable *t, const char *path, uint64_t moved_generat
 	pthread_mutex_lock(&t->lock);
 	struct inode *n = find_path(t, path, 0);
 	if (n) {
-		iattr_clear(&n->attr);
-		n->attr = copy;
-		set_valid(n, ttl);
+		replace_attr(n, &copy, ttl);
 		/* The same bytes under a new generation: the kernel's pages stay good. */
 		if (n->kernel_generation == moved_generation)
 			n->kernel_generation = attr->generation;
@@ -532,4 +550,16 @@ int itable_note_open_generation(struct itable *t, uint64_t ino, uint64_t generat
 	}
 	pthread_mutex_unlock(&t->lock);
 	return same;
+}
+
+void itable_touch_dir(struct itable *t, const char *path, const struct timespec *when)
+{
+	pthread_mutex_lock(&t->lock);
+	struct inode *n = *path ? find_path(t, path, 1) : find_ino(t, INODE_ROOT);
+	if (n) {
+		n->touched = *when;
+		n->attr.mtime = *when;
+		n->attr.ctime = *when;
+	}
+	pthread_mutex_unlock(&t->lock);
 }

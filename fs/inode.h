@@ -28,6 +28,7 @@ struct iattr {
 	struct timespec mtime;
 	struct timespec ctime;
 	mode_t mode; /* full st_mode, type bits included */
+	dev_t rdev;  /* of a character or block device */
 	uid_t uid;
 	gid_t gid;
 	char *link_target; /* symlinks stored in gcsfuse's legacy form; owned by the holder */
@@ -92,6 +93,11 @@ void itable_rename(struct itable *t, const char *old, int is_dir, const char *ne
  * or -ENOMEM. */
 int itable_note_moved(struct itable *t, const char *path, uint64_t moved_generation,
 		      const struct iattr *attr, double ttl);
+
+/* Entries of the directory path ("" for the root) were added, removed or renamed through this
+ * mount at when: its mtime and ctime become when, and stay at least that for the life of the
+ * inode, whatever later listings say (directory times are not stored in the bucket). */
+void itable_touch_dir(struct itable *t, const char *path, const struct timespec *when);
 
 /* Records that the kernel now caches data of the given generation for this inode, and
  * returns whether it already did (so an open may keep the kernel's page cache). */

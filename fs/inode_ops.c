@@ -14,6 +14,7 @@
 #include "fs/dircache.h"
 #include "fs/files.h"
 #include "fs/ops_i.h"
+#include "fs/posix_meta.h"
 #include "fs/resolve.h"
 #include "gcs/client.h"
 #include "gcs/write.h"
@@ -122,43 +123,31 @@ out:
 	free(path);
 }
 
-/* Builds the metadata entries for the attributes being set. */
-struct attr_kv {
-	struct gcs_kv kv[4];
-	size_t n;
-	char mode[8], uid[16], gid[16], mtime[24];
-};
-
-static void attr_kv_build(struct attr_kv *a, const struct stat *st, int to_set,
+/* The metadata entries for the attributes being set; type: the file's type bits, which a
+ * special file keeps in its stored mode. */
+static void attr_kv_build(struct posix_meta *a, const struct stat *st, int to_set, mode_t type,
 			  struct timespec *mtime)
 {
-	a->n = 0;
-	if (to_set & FUSE_SET_ATTR_MODE) {
-		snprintf(a->mode, sizeof(a->mode), "%03o", (unsigned)(st->st_mode & 0777));
-		a->kv[a->n++] = (struct gcs_kv){"goog-reserved-posix-mode", a->mode};
-	}
-	if (to_set & FUSE_SET_ATTR_UID) {
-		snprintf(a->uid, sizeof(a->uid), "%u", (unsigned)st->st_uid);
-		a->kv[a->n++] = (struct gcs_kv){"goog-reserved-posix-uid", a->uid};
-	}
-	if (to_set & FUSE_SET_ATTR_GID) {
-		snprintf(a->gid, sizeof(a->gid), "%u", (unsigned)st->st_gid);
-		a->kv[a->n++] = (struct gcs_kv){"goog-reserved-posix-gid", a->gid};
-	}
+	posix_meta_init(a);
+	if (to_set & FUSE_SET_ATTR_MODE)
+		posix_meta_mode(a, type | (st->st_mode & 07777));
+	if (to_set & FUSE_SET_ATTR_UID)
+		posix_meta_uid(a, st->st_uid);
+	if (to_set & FUSE_SET_ATTR_GID)
+		posix_meta_gid(a, st->st_gid);
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
 			fs_now(mtime);
 		else
 			*mtime = st->st_mtim;
-		snprintf(a->mtime, sizeof(a->mtime), "%lld", (long long)mtime->tv_sec);
-		a->kv[a->n++] = (struct gcs_kv){"goog-reserved-file-mtime", a->mtime};
+		posix_meta_mtime(a, mtime);
 	}
 }
 
 /* Stores attributes on the object itself (a file, or a directory's placeholder, which is
  * created when the directory has none). Updates the inode table with the result. */
 static int patch_attrs(struct gmfs *fs, uint64_t ino, const char *path, int is_dir,
-		       const struct iattr *cur, const struct attr_kv *a)
+		       const struct iattr *cur, const struct posix_meta *a)
 {
 	struct gcs_object obj = {0};
 	char *name = is_dir ? dir_join(path, "") : strdup(path);
@@ -244,7 +233,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 {
 	struct gmfs *fs = fs_of(req);
 	struct iattr cur = {0};
-	struct attr_kv a;
+	struct posix_meta a;
 	struct timespec mtime = {0};
 	char *path = NULL;
 	int is_dir = 0;
@@ -260,7 +249,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 		if (rc)
 			goto out;
 	}
-	attr_kv_build(&a, st, to_set, &mtime);
+	attr_kv_build(&a, st, to_set, cur.mode & S_IFMT, &mtime);
 	if (a.n == 0)
 		goto out;
 	if (ino == INODE_ROOT)

@@ -17,6 +17,7 @@
 #include "fs/dircache.h"
 #include "fs/files.h"
 #include "fs/ops_i.h"
+#include "fs/posix_meta.h"
 #include "fs/resolve.h"
 #include "gcs/client.h"
 #include "gcs/write.h"
@@ -76,6 +77,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!rc) {
 		itable_detach(fs->inodes, path, 0);
 		dircache_remove(fs->dirs, path);
+		fs_touch_parent(fs, path);
 	}
 out:
 	iattr_clear(&attr);
@@ -102,18 +104,37 @@ static int absent_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int
 	return rc ? rc : -EEXIST;
 }
 
-static void mtime_now(char buf[24])
+/* The metadata of a new directory, symlink or special file, made by the caller of req: now
+ * as its mtime, its owner (fs_new_owner()) and, with store_mode, its mode; what equals the
+ * mount's defaults is left out, as other tools would leave it. */
+static void new_entry_meta(fuse_req_t req, fuse_ino_t parent, int is_dir, mode_t mode,
+			   int store_mode, struct posix_meta *m)
 {
-	struct timespec t;
+	struct gmfs *fs = fs_of(req);
+	mode_t dflt = is_dir ? fs->defaults.dir_mode : fs->defaults.file_mode;
+	struct timespec now;
+	uid_t uid;
+	gid_t gid;
 
-	fs_now(&t);
-	snprintf(buf, 24, "%lld", (long long)t.tv_sec);
+	fs_new_owner(req, parent, is_dir, &uid, &gid, &mode);
+	fs_now(&now);
+	posix_meta_init(m);
+	posix_meta_mtime(m, &now);
+	if (store_mode &&
+	    ((mode & S_IFMT) == S_IFIFO || (mode & S_IFMT) == S_IFSOCK ||
+	     (mode & S_IFMT) == S_IFCHR || (mode & S_IFMT) == S_IFBLK || (mode & 07777) != dflt))
+		posix_meta_mode(m, mode);
+	if (uid != fs->defaults.uid)
+		posix_meta_uid(m, uid);
+	if (gid != fs->defaults.gid)
+		posix_meta_gid(m, gid);
 }
 
-/* Creates a small object for a new directory (its placeholder) or symlink, and replies with
- * the new entry. ifGenerationMatch=0 makes a name taken meanwhile fail with EEXIST. */
+/* Creates a small object for a new directory (its placeholder), symlink or special file, and
+ * replies with the new entry. ifGenerationMatch=0 makes a name taken meanwhile fail with
+ * EEXIST. */
 static void create_small(fuse_req_t req, const char *path, int is_dir, const char *data,
-			 const struct gcs_kv *kv, size_t nkv)
+			 const struct posix_meta *m)
 {
 	struct gmfs *fs = fs_of(req);
 	struct gcs_object obj = {0};
@@ -127,8 +148,8 @@ static void create_small(fuse_req_t req, const char *path, int is_dir, const cha
 				      .mem = data,
 				      .size = strlen(data),
 				      .crc32c = crc32c_update(0, data, strlen(data)),
-				      .metadata = kv,
-				      .n_metadata = nkv};
+				      .metadata = m->kv,
+				      .n_metadata = m->n};
 		rc = gcs_upload(fs->gcs, &put, &obj);
 	}
 	if (rc == -ESTALE)
@@ -137,10 +158,12 @@ static void create_small(fuse_req_t req, const char *path, int is_dir, const cha
 		rc = iattr_from_object(&attr, &obj, is_dir, &fs->defaults);
 	if (!rc && is_dir)
 		attr.generation = obj.generation; /* marks a placeholder's own attributes */
-	if (!rc)
+	if (!rc) {
 		dircache_set(fs->dirs, path, is_dir, &attr);
-	else
+		fs_touch_parent(fs, path);
+	} else {
 		fs_changed(fs, path); /* e.g. EEXIST: the listing missed someone else's object */
+	}
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -153,9 +176,7 @@ static void create_small(fuse_req_t req, const char *path, int is_dir, const cha
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct gmfs *fs = fs_of(req);
-	char mtime[24], modestr[8];
-	struct gcs_kv kv[2];
-	size_t nkv = 0;
+	struct posix_meta m;
 	char *path = NULL;
 	int rc;
 
@@ -165,14 +186,47 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	mtime_now(mtime);
-	kv[nkv++] = (struct gcs_kv){"goog-reserved-file-mtime", mtime};
-	if ((mode & 07777) != fs->defaults.dir_mode) {
-		snprintf(modestr, sizeof(modestr), "%03o", (unsigned)(mode & 0777));
-		kv[nkv++] = (struct gcs_kv){"goog-reserved-posix-mode", modestr};
-	}
-	create_small(req, path, 1, "", kv, nkv);
+	new_entry_meta(req, parent, 1, S_IFDIR | (mode & 07777), 1, &m);
+	create_small(req, path, 1, "", &m);
 	free(path);
+}
+
+/* FIFOs, sockets and devices are empty objects whose stored mode carries the type, and
+ * devices their number too; opening them is the kernel's business. mknod of a regular file
+ * makes an empty one. */
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct gmfs *fs = fs_of(req);
+	mode_t type = mode & S_IFMT;
+	struct posix_meta m;
+	char *path = NULL;
+	int rc;
+
+	REFUSE_IF_READ_ONLY(fs, req);
+	if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
+	    type != S_IFBLK) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = absent_name(fs, parent, name, 0, &path);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	new_entry_meta(req, parent, 0, mode, 1, &m);
+	if (type == S_IFCHR || type == S_IFBLK)
+		posix_meta_rdev(&m, rdev);
+	create_small(req, path, 0, "", &m);
+	free(path);
+}
+
+/* Objects have one name each: hard links fail as on Linux filesystems without them. */
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EPERM);
 }
 
 static int staged_below(struct fnode *n, void *arg)
@@ -244,6 +298,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!rc) {
 		itable_detach(fs->inodes, path, 1);
 		dircache_remove(fs->dirs, path);
+		fs_touch_parent(fs, path);
 		dircache_invalidate_tree(fs->dirs, path);
 	}
 out:
@@ -535,6 +590,10 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 		rc = rename_dir(fs, src, dst, dexists);
 	else
 		rc = rename_file(fs, src, &sattr, dst, dexists, &dattr);
+	if (!rc) {
+		fs_touch_parent(fs, src);
+		fs_touch_parent(fs, dst);
+	}
 out:
 	iattr_clear(&sattr);
 	iattr_clear(&dattr);
@@ -546,7 +605,7 @@ out:
 void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	struct gmfs *fs = fs_of(req);
-	char mtime[24];
+	struct posix_meta m;
 	char *path = NULL;
 	int rc;
 
@@ -556,11 +615,10 @@ void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char 
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	mtime_now(mtime);
+	new_entry_meta(req, parent, 0, S_IFLNK | 0777, 0, &m);
 	/* Both forms: gcloud and Storage Transfer Service read the first, gcsfuse either. */
-	struct gcs_kv kv[] = {{"goog-reserved-file-is-symlink", "true"},
-			      {"gcsfuse_symlink_target", link},
-			      {"goog-reserved-file-mtime", mtime}};
-	create_small(req, path, 0, link, kv, 3);
+	posix_meta_add(&m, "goog-reserved-file-is-symlink", "true");
+	posix_meta_add(&m, "gcsfuse_symlink_target", link);
+	create_small(req, path, 0, link, &m);
 	free(path);
 }

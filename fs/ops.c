@@ -92,4 +92,6 @@ const struct fuse_lowlevel_ops gmfs_ops = {
 	.rmdir = op_rmdir,
 	.rename = op_rename,
 	.symlink = op_symlink,
+	.mknod = op_mknod,
+	.link = op_link,
 };

@@ -47,9 +47,12 @@ static const struct opt_spec opt_table[] = {
 	{"only_dir", OPT_STRING, CFG(only_dir), "mount only this prefix of the bucket"},
 	{"implicit_dirs", OPT_BOOL, CFG(implicit_dirs),
 	 "on: any prefix is a directory; off: only prefixes with a dir/ object (on)"},
-	{"allow_other", OPT_FLAG, CFG(allow_other), "let other users see the mount"},
+	{"allow_other", OPT_FLAG, CFG(allow_other),
+	 "let other users use the mount (implies default_permissions)"},
 	{"default_permissions", OPT_FLAG, CFG(default_permissions),
-	 "let the kernel check permission bits"},
+	 "let the kernel check permission bits (on with allow_other)"},
+	{"no_default_permissions", OPT_UNFLAG, CFG(default_permissions),
+	 "with allow_other: let every user read and change every file"},
 	{"uid", OPT_UINT, CFG(uid), "owner of objects with no stored owner"},
 	{"gid", OPT_UINT, CFG(gid), "group of objects with no stored group"},
 	{"file_mode", OPT_MODE, CFG(file_mode), "permissions of files with none stored (644)"},
@@ -422,6 +425,7 @@ void config_init(struct config *cfg)
 		.cache_dir_mb = 4096,
 		.cache_dir_free_mb = 1024,
 		.metadata_timeout = 60,
+		.default_permissions = -1, /* unless named: on with allow_other */
 	};
 }
 
@@ -434,6 +438,10 @@ int config_check(struct config *cfg)
 			cfg->bucket);
 		return -1;
 	}
+	/* Other users on a mount that checks no permission bits could read and change every
+	 * file: allow_other brings the checks unless they are refused by name. */
+	if (cfg->default_permissions < 0)
+		cfg->default_permissions = cfg->allow_other;
 	if (cfg->only_dir && normalize_prefix(cfg->only_dir)) {
 		fprintf(stderr,
 			"gcsmount: only_dir '%s' is not a prefix gcsmount can mount (it needs "

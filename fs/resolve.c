@@ -21,6 +21,7 @@ void fs_fill_stat(struct stat *st, uint64_t ino, const struct iattr *a)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = a->mode;
+	st->st_rdev = a->rdev;
 	st->st_nlink = S_ISDIR(a->mode) ? 2 : 1;
 	st->st_uid = a->uid;
 	st->st_gid = a->gid;
@@ -165,6 +166,18 @@ out:
 	return rc;
 }
 
+void fs_fill_entry_stat(struct gmfs *fs, struct stat *st, uint64_t ino, int is_dir,
+			const struct iattr *attr)
+{
+	struct iattr now = {0};
+
+	/* A directory's times may be later in the table than in the listing or object. */
+	if (is_dir && itable_get(fs->inodes, ino, NULL, NULL, &now, NULL) == 0)
+		attr = &now;
+	fs_fill_stat(st, ino, attr);
+	iattr_clear(&now);
+}
+
 void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr)
 {
 	struct gmfs *fs = fs_of(req);
@@ -178,7 +191,7 @@ void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct i
 	}
 	e.attr_timeout = fs->stat_ttl;
 	e.entry_timeout = fs->stat_ttl;
-	fs_fill_stat(&e.attr, e.ino, attr);
+	fs_fill_entry_stat(fs, &e.attr, e.ino, is_dir, attr);
 	if (fuse_reply_entry(req, &e) != 0)
 		itable_forget(fs->inodes, e.ino, 1);
 }
@@ -280,4 +293,34 @@ int fs_old_name(struct gmfs *fs, fuse_ino_t parent, const char *name, char **pat
 	*path = dir_join(dirpath, name);
 	free(dirpath);
 	return *path ? 0 : -ENOMEM;
+}
+
+void fs_touch_parent(struct gmfs *fs, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
+	struct timespec now;
+
+	if (!parent)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	itable_touch_dir(fs->inodes, parent, &now);
+	free(parent);
+}
+
+void fs_new_owner(fuse_req_t req, fuse_ino_t parent, int is_dir, uid_t *uid, gid_t *gid,
+		  mode_t *mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct iattr pattr = {0};
+
+	*uid = ctx->uid;
+	*gid = ctx->gid;
+	if (itable_get(fs_of(req)->inodes, parent, NULL, NULL, &pattr, NULL) == 0 &&
+	    (pattr.mode & S_ISGID)) {
+		*gid = pattr.gid;
+		if (is_dir)
+			*mode |= S_ISGID;
+	}
+	iattr_clear(&pattr);
 }

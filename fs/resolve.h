@@ -25,9 +25,21 @@ int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *att
 void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr);
 
 void fs_fill_stat(struct stat *st, uint64_t ino, const struct iattr *a);
+/* fs_fill_stat() of an inode just referenced with attr: for a directory, with the times the
+ * inode table keeps (see itable_touch_dir()). */
+void fs_fill_entry_stat(struct gmfs *fs, struct stat *st, uint64_t ino, int is_dir,
+			const struct iattr *attr);
 /* Replies with the attributes of ino, asking GCS again when they are stale. */
 void fs_reply_attr(fuse_req_t req, uint64_t ino);
 /* Replies to a lookup-like request with the inode of (path, is_dir), taking a reference. */
 void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr);
+
+/* Entries of path's directory changed through this mount: its mtime and ctime are now. */
+void fs_touch_parent(struct gmfs *fs, const char *path);
+/* The owner of a new entry in parent, as Linux gives it: the caller's uid and gid, except
+ * that a set-group-ID parent gives its group (and, to a new directory, its set-group-ID bit,
+ * added to *mode). */
+void fs_new_owner(fuse_req_t req, fuse_ino_t parent, int is_dir, uid_t *uid, gid_t *gid,
+		  mode_t *mode);
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "util/log.h"
 
@@ -160,20 +161,37 @@ static void apply_metadata(struct json_object *md, struct gcs_object *o)
 	long long v;
 	struct timespec ts;
 
-	if ((s = jstr(md, "goog-reserved-file-mtime")) && parse_decimal(s, 0, INT64_MAX, &v) == 0) {
+	/* Whole seconds from goog-reserved-file-mtime; gcsfuse_mtime adds the nanoseconds when it
+	 * names the same second (a tool that rewrote only the former wins over a stale latter). */
+	int have_secs = (s = jstr(md, "goog-reserved-file-mtime")) &&
+			parse_decimal(s, 0, INT64_MAX, &v) == 0;
+	if ((s = jstr(md, "gcsfuse_mtime")) && gcs_parse_rfc3339(s, &ts) == 0 &&
+	    (!have_secs || ts.tv_sec == (time_t)v)) {
+		o->mtime = ts;
+	} else if (have_secs) {
 		o->mtime.tv_sec = (time_t)v;
 		o->mtime.tv_nsec = 0;
-	} else if ((s = jstr(md, "gcsfuse_mtime")) && gcs_parse_rfc3339(s, &ts) == 0) {
-		o->mtime = ts;
 	} else if ((s = jstr(md, "mtime")) && gcs_parse_rfc3339(s, &ts) == 0) {
 		o->mtime = ts;
 	}
 
+	/* Three octal digits as gsutil and gcloud write them; more when special bits (07000) or
+	 * the type of a special file are stored. Regular and directory type bits are implied by
+	 * the object itself and ignored. */
 	s = jstr(md, "goog-reserved-posix-mode");
-	if (s && strlen(s) == 3 && strspn(s, "01234567") == 3) {
-		o->mode = (mode_t)strtol(s, NULL, 8);
-		o->has_mode = 1;
+	if (s && strlen(s) >= 3 && strlen(s) <= 6 && strspn(s, "01234567") == strlen(s)) {
+		mode_t m = (mode_t)strtol(s, NULL, 8);
+		mode_t type = m & S_IFMT;
+
+		if (type == S_IFIFO || type == S_IFSOCK || type == S_IFCHR || type == S_IFBLK)
+			o->special_type = type;
+		if (type == 0 || type == S_IFREG || type == S_IFDIR || o->special_type) {
+			o->mode = m & 07777;
+			o->has_mode = 1;
+		}
 	}
+	if (parse_decimal(jstr(md, "gcsmount-rdev"), 0, INT64_MAX, &v) == 0)
+		o->rdev = (dev_t)v;
 	if (parse_decimal(jstr(md, "goog-reserved-posix-uid"), 0, UINT32_MAX - 1, &v) == 0) {
 		o->uid = (uid_t)v;
 		o->has_uid = 1;
@@ -376,4 +394,27 @@ out:
 		gcs_list_page_clear(p);
 	json_object_put(j);
 	return rc;
+}
+
+void gcs_format_mode(mode_t mode, char out[GCS_MODE_STR])
+{
+	mode_t type = mode & S_IFMT;
+
+	if (type == S_IFIFO || type == S_IFSOCK || type == S_IFCHR || type == S_IFBLK)
+		snprintf(out, GCS_MODE_STR, "%o", (unsigned)(mode & (S_IFMT | 07777)));
+	else if (mode & 07000)
+		snprintf(out, GCS_MODE_STR, "%04o", (unsigned)(mode & 07777));
+	else
+		snprintf(out, GCS_MODE_STR, "%03o", (unsigned)(mode & 0777));
+}
+
+void gcs_format_mtime(const struct timespec *t, char secs[GCS_MTIME_STR],
+		      char rfc3339[GCS_MTIME_STR])
+{
+	struct tm tm;
+
+	snprintf(secs, GCS_MTIME_STR, "%lld", (long long)t->tv_sec);
+	gmtime_r(&t->tv_sec, &tm);
+	size_t n = strftime(rfc3339, GCS_MTIME_STR, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(rfc3339 + n, GCS_MTIME_STR - n, ".%09ldZ", (long)t->tv_nsec);
 }

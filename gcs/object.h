@@ -22,7 +22,9 @@ struct gcs_object {
 	struct timespec updated; /* when GCS last changed the object (used as ctime) */
 	/* POSIX attributes stored by gsutil/gcloud/STS, when present and valid. */
 	unsigned has_mode : 1, has_uid : 1, has_gid : 1, is_symlink : 1;
-	mode_t mode; /* permission bits only */
+	mode_t mode;	     /* permission and special bits (07777) */
+	mode_t special_type; /* S_IFIFO, S_IFSOCK, S_IFCHR or S_IFBLK stored with the mode, or 0 */
+	dev_t rdev;	     /* device number of a character or block device */
 	uid_t uid;
 	gid_t gid;
 	char *symlink_target; /* legacy gcsfuse form: target kept in metadata */
@@ -56,6 +58,17 @@ int gcs_object_parse(const char *body, size_t len, struct gcs_object *o);
  * warning; a page whose structure is broken (not JSON, items or prefixes not arrays) fails
  * with -EPROTO. */
 int gcs_list_page_parse(const char *body, size_t len, struct gcs_list_page *p);
+
+/* The value of goog-reserved-posix-mode for a mode: three octal digits ("644") as gsutil and
+ * gcloud write them, four when set-user-ID, set-group-ID or sticky bits are set ("1777"), and
+ * the whole st_mode with its type for FIFOs, sockets and devices ("10644"). */
+#define GCS_MODE_STR 12
+void gcs_format_mode(mode_t mode, char out[GCS_MODE_STR]);
+/* The values of goog-reserved-file-mtime (whole seconds, as gsutil and gcloud write them) and
+ * gcsfuse_mtime (RFC 3339 with nanoseconds), which together keep a nanosecond mtime. */
+#define GCS_MTIME_STR 40
+void gcs_format_mtime(const struct timespec *t, char secs[GCS_MTIME_STR],
+		      char rfc3339[GCS_MTIME_STR]);
 
 /* RFC 3339 timestamp ("2024-06-04T10:00:00.123Z", offsets allowed) to timespec.
  * Returns 0 or -EINVAL. */

@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
 #include "gcs/errbody.h"
 #include "gcs/object.h"
@@ -107,6 +108,77 @@ static void posix_mode_uid_gid_are_read_and_validated(void)
 		      &o) == 0);
 	CHECK(!o.has_mode && !o.has_uid && !o.has_gid);
 	gcs_object_clear(&o);
+}
+
+static void gcsfuse_mtime_adds_nanoseconds_to_the_same_second(void)
+{
+	struct gcs_object o;
+
+	CHECK(gcs_object_parse(S("{\"name\":\"f\",\"size\":\"1\",\"generation\":\"7\","
+				 "\"metadata\":{\"goog-reserved-file-mtime\":\"1717495100\","
+				 "\"gcsfuse_mtime\":\"2024-06-04T09:58:20.123456789Z\"}}"),
+			       &o) == 0);
+	CHECK(o.mtime.tv_sec == 1717495100);
+	CHECK(o.mtime.tv_nsec == 123456789);
+	gcs_object_clear(&o);
+}
+
+static void special_bits_and_file_types_are_read_from_the_mode(void)
+{
+	struct gcs_object o;
+
+	CHECK(gcs_object_parse(S("{\"name\":\"d/\",\"size\":\"0\",\"generation\":\"1\","
+				 "\"metadata\":{\"goog-reserved-posix-mode\":\"1777\"}}"),
+			       &o) == 0);
+	CHECK(o.has_mode && o.mode == 01777 && o.special_type == 0);
+	gcs_object_clear(&o);
+
+	CHECK(gcs_object_parse(S("{\"name\":\"p\",\"size\":\"0\",\"generation\":\"1\","
+				 "\"metadata\":{\"goog-reserved-posix-mode\":\"10640\"}}"),
+			       &o) == 0);
+	CHECK(o.has_mode && o.mode == 0640 && o.special_type == S_IFIFO);
+	gcs_object_clear(&o);
+
+	CHECK(gcs_object_parse(S("{\"name\":\"null\",\"size\":\"0\",\"generation\":\"1\","
+				 "\"metadata\":{\"goog-reserved-posix-mode\":\"20666\","
+				 "\"gcsmount-rdev\":\"259\"}}"),
+			       &o) == 0);
+	CHECK(o.special_type == S_IFCHR && o.mode == 0666 && o.rdev == 259);
+	gcs_object_clear(&o);
+
+	/* A regular file's type bits say nothing new; an unknown type is not trusted. */
+	CHECK(gcs_object_parse(S("{\"name\":\"f\",\"size\":\"0\",\"generation\":\"1\","
+				 "\"metadata\":{\"goog-reserved-posix-mode\":\"100644\"}}"),
+			       &o) == 0);
+	CHECK(o.has_mode && o.mode == 0644 && o.special_type == 0);
+	gcs_object_clear(&o);
+	CHECK(gcs_object_parse(S("{\"name\":\"f\",\"size\":\"0\",\"generation\":\"1\","
+				 "\"metadata\":{\"goog-reserved-posix-mode\":\"170644\"}}"),
+			       &o) == 0);
+	CHECK(!o.has_mode && o.special_type == 0);
+	gcs_object_clear(&o);
+}
+
+static void modes_and_mtimes_are_written_as_other_tools_read_them(void)
+{
+	char m[GCS_MODE_STR], secs[GCS_MTIME_STR], ns[GCS_MTIME_STR];
+	struct timespec t = {1717495100, 5};
+
+	gcs_format_mode(S_IFREG | 0644, m);
+	CHECK_STR(m, "644");
+	gcs_format_mode(S_IFDIR | 0755, m);
+	CHECK_STR(m, "755");
+	gcs_format_mode(S_IFDIR | 01777, m);
+	CHECK_STR(m, "1777");
+	gcs_format_mode(S_IFREG | 04755, m);
+	CHECK_STR(m, "4755");
+	gcs_format_mode(S_IFIFO | 0640, m);
+	CHECK_STR(m, "10640");
+	gcs_format_mode(S_IFBLK | 0600, m);
+	CHECK_STR(m, "60600");
+	gcs_format_mtime(&t, secs, ns);
+	CHECK_STR(secs, "1717495100");
+	CHECK_STR(ns, "2024-06-04T09:58:20.000000005Z");
 }
 
 static void symlinks_in_both_forms_are_recognised(void)
@@ -288,6 +360,9 @@ int main(void)
 	RUN(goog_reserved_mtime_overrides_updated);
 	RUN(gcsfuse_and_rclone_mtimes_are_read);
 	RUN(posix_mode_uid_gid_are_read_and_validated);
+	RUN(gcsfuse_mtime_adds_nanoseconds_to_the_same_second);
+	RUN(special_bits_and_file_types_are_read_from_the_mode);
+	RUN(modes_and_mtimes_are_written_as_other_tools_read_them);
 	RUN(symlinks_in_both_forms_are_recognised);
 	RUN(malformed_objects_are_rejected);
 	RUN(list_page_parses_items_prefixes_and_token);
