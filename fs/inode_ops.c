@@ -252,8 +252,21 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 	attr_kv_build(&a, st, to_set, cur.mode & S_IFMT, &mtime);
 	if (a.n == 0)
 		goto out;
-	if (ino == INODE_ROOT)
-		goto out; /* the mount's root has no object of its own to keep attributes on */
+	if (ino == INODE_ROOT) {
+		/* The mount's root has no object to keep attributes on: they last as long as the
+		 * mount. */
+		if (to_set & FUSE_SET_ATTR_MODE)
+			cur.mode = S_IFDIR | (st->st_mode & 07777);
+		if (to_set & FUSE_SET_ATTR_UID)
+			cur.uid = st->st_uid;
+		if (to_set & FUSE_SET_ATTR_GID)
+			cur.gid = st->st_gid;
+		if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))
+			cur.mtime = mtime;
+		fs_now(&cur.ctime);
+		rc = itable_set_attr(fs->inodes, ino, &cur, 1e9);
+		goto out;
+	}
 
 	/* A file with data waiting for upload takes the attributes with it; a staged file
 	 * remembers them so that its next upload does not undo them. */

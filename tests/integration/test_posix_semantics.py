@@ -322,6 +322,17 @@ def test_rename_edge_cases_give_the_errors_rename2_documents(fakegcs, shared_mou
 # 7. Ownership and modes of new entries
 
 
+def test_the_mount_root_takes_chmod_and_chown_for_the_life_of_the_mount(fakegcs,
+                                                                        shared_mount):
+    m = shared_mount()
+    os.chmod(m.path, 0o1777)
+    os.chown(m.path, ALICE, STAFF)
+    st = os.stat(m.path)
+    assert stat.S_IMODE(st.st_mode) == 0o1777 and (st.st_uid, st.st_gid) == (ALICE, STAFF)
+    assert as_user(BOB, f"open({m.p('b')!r}, 'w').write('b')")[0] == 0
+    assert os.stat(m.p("b")).st_uid == BOB
+
+
 def test_new_entries_belong_to_the_caller_and_keep_special_bits(fakegcs, shared_mount):
     m = shared_mount()
     os.mkdir(m.p("pub"))
