@@ -10,7 +10,7 @@
 
 #include "fs/dir.h"
 #include "fs/dircache.h"
-#include "fs/files.h"
+#include "fs/open_files.h"
 #include "fs/ops_i.h"
 #include "fs/resolve.h"
 #include "util/log.h"

@@ -2,7 +2,7 @@
  *
  * Reads of a file nobody writes are pinned to the generation it was opened at, so a reader
  * never sees a mix of two versions; they go through the block cache with read-ahead for
- * sequential readers. A file opened for writing is staged locally (fs/files.c): every read
+ * sequential readers. A file opened for writing is staged locally (fs/upload.c): every read
  * and write of it goes to the staging file, and flush, fsync and the last close upload it.
  * A created file exists only here until its first upload. */
 #include <errno.h>
@@ -14,7 +14,7 @@
 
 #include "cache/blocks.h"
 #include "fs/dircache.h"
-#include "fs/files.h"
+#include "fs/upload.h"
 #include "fs/ops_i.h"
 #include "fs/resolve.h"
 #include "fs/stage.h"

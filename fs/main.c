@@ -17,7 +17,7 @@
 #include "cache/blocks.h"
 #include "cache/disk.h"
 #include "fs/dircache.h"
-#include "fs/files.h"
+#include "fs/open_files.h"
 #include "fs/fs.h"
 #include "fs/metrics.h"
 #include "fs/options.h"

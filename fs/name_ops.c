@@ -15,7 +15,7 @@
 
 #include "fs/dir.h"
 #include "fs/dircache.h"
-#include "fs/files.h"
+#include "fs/upload.h"
 #include "fs/ops_i.h"
 #include "fs/posix_meta.h"
 #include "fs/resolve.h"

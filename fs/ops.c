@@ -4,12 +4,12 @@
  * name_ops.c.
  *
  * Replies are sent from the worker thread that runs the handler; handlers take no lock of
- * their own beyond a node mutex (see fs/files.h for the order). */
+ * their own beyond a node mutex (see fs/open_files.h for the order). */
 #include <errno.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "fs/files.h"
+#include "fs/upload.h"
 #include "fs/metrics.h"
 #include "fs/ops_i.h"
 #include "fs/readahead.h"

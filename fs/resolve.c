@@ -11,7 +11,7 @@
 
 #include "fs/dir.h"
 #include "fs/dircache.h"
-#include "fs/files.h"
+#include "fs/open_files.h"
 #include "gcs/client.h"
 
 #define OBJECT_NAME_MAX 1024

@@ -1,9 +1,9 @@
-/* Open files and their write state.
+/* Open files: the table of nodes and the handles open on them.
  *
  * A struct fnode exists for an inode while it has open handles or is being changed. Once a
  * file is opened for writing, its data lives in a staging file (see fs/stage.h) until it is
- * uploaded on flush, fsync or the last close; reads through any handle of the same inode
- * then come from that file, so a process sees its own writes at once.
+ * uploaded on flush, fsync or the last close (fs/upload.h); reads through any handle of the same
+ * inode then come from that file, so a process sees its own writes at once.
  *
  * Locks: ftable's lock guards the table and each node's refs; it is a leaf lock. A node's
  * path changes only with both its mutex and ftable's lock held, so either one suffices to
@@ -11,8 +11,8 @@
  * A node's own mutex guards everything else in it and is held across uploads, so that a
  * flush and a write never interleave. Take a node mutex first, then (inside modules) the
  * inode table's or ftable's lock; never two node mutexes at once. */
-#ifndef GCSMOUNT_FS_FILES_H
-#define GCSMOUNT_FS_FILES_H
+#ifndef GCSMOUNT_FS_OPEN_FILES_H
+#define GCSMOUNT_FS_OPEN_FILES_H
 
 #include <pthread.h>
 #include <stdint.h>
@@ -101,21 +101,6 @@ void handle_close(struct handle *h);
  * it, follow; anything pinned to another generation was changed elsewhere and does not. */
 void fnode_moved(struct fnode *n, uint64_t moved_generation, uint64_t generation,
 		 uint64_t metageneration);
-
-/* With the node mutex held: make sure the data is staged. Fetches the object's current
- * state; unless truncate is set, downloads its data. A missing object stages as new. */
-int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate);
-/* With the node mutex held: upload the staged data if dirty. On a conflict (-ESTALE) or a
- * failure at the last close (final set), the data is copied to the recovery folder first
- * and the log says where. */
-int fnode_upload(struct gmfs *fs, struct fnode *n, int final);
-/* With the node mutex held: after an append of len bytes at the end, update the checksum
- * and send any full chunks. Failures only end the streaming (the close uploads it whole). */
-void fnode_stream_append(struct gmfs *fs, struct fnode *n, const void *buf, size_t len);
-/* With the node mutex held: no more streaming for this data (a seek, truncate, or attribute
- * change); an open session is abandoned. */
-void fnode_stream_stop(struct gmfs *fs, struct fnode *n);
-
 /* With the node mutex held: close and remove the staging file. */
 void fnode_unstage(struct fnode *n);
 
