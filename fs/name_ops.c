@@ -58,22 +58,31 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = fs_old_name(fs, parent, name, &path);
 	if (rc)
 		goto out;
+	uint64_t generation = 0;
+	if (itable_lookup_path(fs->inodes, path, 0, NULL, &attr) == 0)
+		generation = attr.generation;
+	/* An open file's node is held across the delete, so that no upload recreates the object
+	 * meanwhile, and changes state only once the object is gone: if the delete fails, the
+	 * name stays and its unsaved writes are still uploaded at close. */
 	struct fnode *n = ftable_find_path(fs->files, path);
 	if (n) {
 		pthread_mutex_lock(&n->lock);
 		local_only = n->fd >= 0 && n->generation == 0;
-		/* Open descriptors keep working on the staged data; nothing is uploaded. */
-		n->unlinked = 1;
-		n->dirty = 0;
-		pthread_mutex_unlock(&n->lock);
-		ftable_put(fs->files, n);
+		if (n->fd >= 0 && n->generation)
+			generation = n->generation;
 	}
-	uint64_t generation = 0;
-	if (itable_lookup_path(fs->inodes, path, 0, NULL, &attr) == 0)
-		generation = attr.generation;
 	rc = delete_current(fs, path, generation);
 	if (rc == -ENOENT && local_only)
 		rc = 0;
+	if (n) {
+		if (!rc) {
+			/* Open descriptors keep working on the staged data; nothing is uploaded. */
+			n->unlinked = 1;
+			n->dirty = 0;
+		}
+		pthread_mutex_unlock(&n->lock);
+		ftable_put(fs->files, n);
+	}
 	if (!rc) {
 		itable_detach(fs->inodes, path, 0);
 		dircache_remove(fs->dirs, path);
