@@ -632,7 +632,7 @@ static int dcache_scan_sub(struct dcache *dc, unsigned int sub, struct dcache_sc
 	DIR *d = NULL;
 	int fd, rc = 0;
 
-	snprintf(name, sizeof(name), "%02x", sub);
+	snprintf(name, sizeof(name), "%02x", (unsigned char)sub);
 	if (mkdirat(dc->root_fd, name, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	fd = openat(dc->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

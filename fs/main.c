@@ -330,6 +330,7 @@ static int serve(const struct config *cfg, struct mount *m)
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 
+#if FUSE_VERSION >= FUSE_MAKE_VERSION(3, 12)
 	loop = fuse_loop_cfg_create();
 	if (!loop)
 		return 1;
@@ -337,6 +338,13 @@ static int serve(const struct config *cfg, struct mount *m)
 	fuse_loop_cfg_set_idle_threads(loop, 4);
 	rc = fuse_session_loop_mt(m->se, loop) ? 1 : 0;
 	fuse_loop_cfg_destroy(loop);
+#else
+	/* libfuse before 3.12 (Debian 11, Ubuntu 22.04) has no fuse_loop_cfg_* and no thread
+	 * limit to set. */
+	struct fuse_loop_config loop310 = {.clone_fd = 0, .max_idle_threads = 4};
+	loop = &loop310;
+	rc = fuse_session_loop_mt(m->se, loop) ? 1 : 0;
+#endif
 	log_info("unmounting %s", cfg->mountpoint);
 	return rc;
 }
