@@ -362,3 +362,23 @@ failed:
 	}
 	return rc;
 }
+
+static int count_pending(struct fnode *n, void *arg)
+{
+	struct upload_status *st = arg;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->dirty && !n->unlinked) {
+		st->pending_files++;
+		st->staged_bytes += n->size;
+		st->failed_files += n->failed != 0;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+void upload_status(struct gmfs *fs, struct upload_status *out)
+{
+	memset(out, 0, sizeof(*out));
+	ftable_each(fs->files, "", count_pending, out);
+}

@@ -6,6 +6,7 @@
 #define GCSMOUNT_FS_UPLOAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fs/open_files.h"
 
@@ -24,5 +25,14 @@ void fnode_stream_append(struct gmfs *fs, struct fnode *n, const void *buf, size
 /* With the node mutex held: no more streaming for this data (a seek, truncate, or attribute
  * change); an open session is abandoned. */
 void fnode_stream_stop(struct gmfs *fs, struct fnode *n);
+
+/* What is waiting to reach the bucket, for gcsmount --status and unmount. */
+struct upload_status {
+	uint64_t pending_files; /* files with written data not uploaded yet */
+	uint64_t staged_bytes;	/* the size of their data */
+	uint64_t failed_files;	/* of those, files whose last upload failed */
+};
+/* Fills *out; thread-safe, takes each node's mutex in turn (so never call it holding one). */
+void upload_status(struct gmfs *fs, struct upload_status *out);
 
 #endif
