@@ -232,3 +232,8 @@ out:
 	buf_free(&name);
 	return rc;
 }
+
+const char *stage_recovered_dir(const struct stage *s)
+{
+	return s->recovered;
+}

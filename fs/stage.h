@@ -28,4 +28,7 @@ int stage_create(struct stage *s, char **path);
  * time, and sets *saved (malloc'd) to its path. Returns 0 or -errno. */
 int stage_recover(struct stage *s, int fd, const char *object, char **saved);
 
+/* The folder that holds recovered data (BASE/BUCKET/recovered); owned by s. */
+const char *stage_recovered_dir(const struct stage *s);
+
 #endif

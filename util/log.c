@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -80,11 +81,22 @@ void log_close(void)
 	log_fd = 2;
 }
 
+/* Errors logged since start, for the mount's status; counted even when not printed. */
+static atomic_ulong errors_logged;
+
+unsigned long log_error_count(void)
+{
+	return atomic_load(&errors_logged);
+}
+
 void gm_log(int level, const char *fmt, ...)
 {
 	char line[2048];
 	size_t n = 0;
 	va_list ap;
+
+	if (level <= LOG_ERR)
+		atomic_fetch_add(&errors_logged, 1);
 
 	if (sink != LOG_SINK_SYSLOG) {
 		struct timespec ts;

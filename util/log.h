@@ -19,13 +19,16 @@ void log_close(void);
 int log_level_parse(const char *name);
 
 void gm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* How many errors were logged so far (at any log level setting: see log_error()). */
+unsigned long log_error_count(void);
 
 #define log_at(lvl, ...)                            \
 	do {                                        \
 		if ((lvl) <= log_level)             \
 			gm_log((lvl), __VA_ARGS__); \
 	} while (0)
-#define log_error(...) log_at(LOG_ERR, __VA_ARGS__)
+/* Errors are always passed to gm_log(), which counts them, whatever the level. */
+#define log_error(...) gm_log(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_WARNING, __VA_ARGS__)
 #define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
