@@ -1,12 +1,17 @@
-/* Request engine and the read-side operations of the storage client.
+/* The request engine of the storage client.
  *
  * Every request is a struct gcs_req run by gcs_perform(): it borrows a curl easy handle from
  * a pool (handles keep their connections alive between requests), adds the Authorization
  * header, runs the transfer, and on a transient failure sleeps a capped, jittered, doubling
- * backoff and tries again. Response bodies either go straight into a caller's buffers (object
- * data, only on 2xx, scattered over an iovec array so that a block cache receives each block in
- * its own buffer) or into a bounded struct buf (JSON and error bodies). Exactly one place maps the
- * outcome to errno (gcs/status.c) and one place logs it (log_failure below).
+ * backoff and tries again, until the attempts or the operation's deadline run out. Each
+ * attempt is itself bounded: by the time left, by a connect timeout, and by a minimum rate
+ * (a stalled or dripping transfer is cut, in either direction). A 2xx answer may still be
+ * refused by the caller's check (a damaged body), which is retried like a 5xx. Redirects are
+ * never followed, so credentials never go to another host. Response bodies either go straight
+ * into a caller's buffers (object data, only on 2xx, scattered over an iovec array so that a
+ * block cache receives each block in its own buffer) or into a bounded struct buf (JSON and
+ * error bodies). Exactly one place maps the outcome to errno (gcs/status.c) and one place logs
+ * it (log_failure below). The operations themselves live in read.c and write.c.
  *
  * Locks: pool_lock guards the handle pool only; share_locks guard libcurl's shared DNS, TLS
  * session and connection caches and are taken by libcurl itself. Neither is held while
@@ -50,8 +55,11 @@ void gcs_client_opts_default(struct gcs_client_opts *o)
 	o->max_attempts = 8;
 	o->retry_base_ms = 200;
 	o->retry_max_ms = 30000;
+	o->retry_deadline_s = 120;
 	o->connect_timeout_s = 10;
 	o->io_timeout_s = 30;
+	o->min_rate_bps = 1024;
+	o->list_max_pages = 100000;
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
@@ -89,7 +97,9 @@ struct gcs_client *gcs_client_new(const struct gcs_client_opts *o)
 	struct gcs_client *c;
 	struct buf b;
 
-	if (!o->endpoint || !o->bucket || !gcs_bucket_name_valid(o->bucket) || o->max_attempts < 1)
+	if (!o->endpoint || !o->bucket || !gcs_bucket_name_valid(o->bucket) || o->max_attempts < 1 ||
+	    !(o->retry_deadline_s > 0) || o->io_timeout_s < 1 || o->connect_timeout_s < 1 ||
+	    o->min_rate_bps < 1)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -245,7 +255,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	long status = 0;
 
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (r->sink && status >= 200 && status < 300) {
+	if (status < 200 || status >= 300) {
+		/* Error bodies are only read for the log: past a ceiling they are dropped, and the
+		 * status still counts. */
+		size_t cap = r->body.max < ERROR_BODY_MAX ? r->body.max : ERROR_BODY_MAX;
+
+		if (r->body.len < cap)
+			buf_append(&r->body, data, len < cap - r->body.len ? len : cap - r->body.len);
+		return len;
+	}
+	if (r->sink) {
 		if (len > r->sink_cap - r->sink_len) {
 			r->sink_overflow = 1;
 			return 0;
@@ -268,7 +287,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 		r->sink_len += len;
 		return len;
 	}
-	return buf_append(&r->body, data, len) == 0 ? len : 0;
+	if (buf_append(&r->body, data, len) != 0) {
+		r->body_overflow = 1;
+		return 0;
+	}
+	return len;
 }
 
 /* Copies a header's value (trimmed) into dst when the line is "name: value". */
@@ -291,15 +314,44 @@ static int header_value(const char *line, size_t len, const char *name, char *ds
 	return 1;
 }
 
+/* The crc32c= item of an x-goog-hash value ("crc32c=..", "crc32c=..,md5=..", or md5 only). */
+static void hash_crc32c(const char *v, char *dst, size_t cap)
+{
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, ",");
+
+		while (n && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		if (n > 7 && strncasecmp(p, "crc32c=", 7) == 0 && n - 7 < cap) {
+			memcpy(dst, p + 7, n - 7);
+			dst[n - 7] = '\0';
+			while (n > 7 && dst[n - 8] == ' ')
+				dst[--n - 7] = '\0';
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct gcs_req *r = arg;
 	size_t len = size * nmemb;
+	char v[256];
 
-	if (!header_value(data, len, "x-guploader-uploadid", r->request_id,
-			  sizeof(r->request_id)) &&
-	    !header_value(data, len, "location", r->location, sizeof(r->location)))
-		header_value(data, len, "range", r->range, sizeof(r->range));
+	if (header_value(data, len, "x-guploader-uploadid", r->request_id,
+			 sizeof(r->request_id)) ||
+	    header_value(data, len, "location", r->location, sizeof(r->location)) ||
+	    header_value(data, len, "range", r->range, sizeof(r->range)) ||
+	    header_value(data, len, "content-range", r->content_range, sizeof(r->content_range)) ||
+	    header_value(data, len, "x-goog-stored-content-length", r->stored_length,
+			 sizeof(r->stored_length)))
+		return len;
+	if (header_value(data, len, "x-goog-hash", v, sizeof(v)))
+		hash_crc32c(v, r->crc32c, sizeof(r->crc32c));
+	else if (header_value(data, len, "x-guploader-response-body-transformations", v, sizeof(v)))
+		r->transformed = 1;
 	return len;
 }
 
@@ -395,8 +447,11 @@ static long http_version(const struct gcs_client *c, const char *url)
 	return c->h2c_version;
 }
 
-static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_slist *headers)
+static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_slist *headers,
+			 int64_t left_ms)
 {
+	long connect_ms = c->o.connect_timeout_s * 1000;
+
 	CURL *h = r->curl;
 
 	curl_easy_reset(h);
@@ -410,10 +465,19 @@ static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_sl
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->xport_msg);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->o.connect_timeout_s);
-	/* A stalled transfer is abandoned and retried rather than hanging a reader forever. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	/* Three bounds on an attempt: the connection (TCP and TLS) must be up within the connect
+	 * timeout; then the transfer, whose rate libcurl measures over both directions together
+	 * (waiting for an answer counts as rate 0), must keep above min_rate_bps over any
+	 * io_timeout_s, so that neither a stall nor a drip holds the thread; and the whole
+	 * attempt ends at the operation's deadline. */
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(left_ms > LONG_MAX ? LONG_MAX : left_ms));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(connect_ms < left_ms ? connect_ms : left_ms));
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, c->o.min_rate_bps);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->o.io_timeout_s);
+	/* A redirect is an answer, not an instruction: following one would carry the
+	 * Authorization header (and an upload's body) to wherever it points. */
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85 added _STR and deprecated the bitmask */
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -443,13 +507,15 @@ static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_sl
 	}
 }
 
-static void log_failure(struct gcs_client *c, const struct gcs_req *r, int rc, int retrying,
-			long delay_ms, int attempt, int max_attempts)
+/* The log line of a failure: a warning for one about to be retried, an error (or debug, for
+ * the statuses the caller expects) for the final one. */
+static void log_failure(const struct gcs_req *r, int rc, long delay_ms, int attempt, int max_attempts,
+			int out_of_time)
 {
 	int level = LOG_ERR;
 	char what[768];
 
-	if (retrying)
+	if (delay_ms >= 0)
 		level = LOG_WARNING;
 	else if (r->status && (r->status == r->quiet[0] || r->status == r->quiet[1]))
 		level = LOG_DEBUG;
@@ -458,20 +524,23 @@ static void log_failure(struct gcs_client *c, const struct gcs_req *r, int rc, i
 
 	if (r->xport != GCS_XPORT_OK)
 		snprintf(what, sizeof(what), "%s", r->xport_msg[0] ? r->xport_msg : strerror(-rc));
+	else if (r->status >= 300 && r->status < 400 && r->status != 304 && r->location[0])
+		snprintf(what, sizeof(what), "HTTP %ld redirect to %.*s, not followed", r->status,
+			 (int)strcspn(r->location, "?#"), r->location);
 	else
 		snprintf(what, sizeof(what), "HTTP %ld%s%s%s%s", r->status,
 			 r->err.reason[0] ? " " : "", r->err.reason, r->err.message[0] ? ": " : "",
 			 r->err.message);
-	(void)c;
-	if (retrying)
+	if (delay_ms >= 0)
 		gm_log(level, "%s %s %s: %s%s%s; retry %d of %d in %ld ms", r->op,
 		       r->object ? r->object : "-", r->method, what,
 		       r->request_id[0] ? " request-id " : "", r->request_id, attempt,
 		       max_attempts - 1, delay_ms);
 	else
-		gm_log(level, "%s %s %s %.*s: %s%s%s", r->op, r->object ? r->object : "-",
+		gm_log(level, "%s %s %s %.*s: %s%s%s%s", r->op, r->object ? r->object : "-",
 		       r->method, (int)(r->url_secret ? strcspn(r->url.data, "?#") : r->url.len),
-		       r->url.data, what, r->request_id[0] ? " request-id " : "", r->request_id);
+		       r->url.data, what, r->request_id[0] ? " request-id " : "", r->request_id,
+		       out_of_time ? "; retry deadline reached" : "");
 }
 
 /* The debug line of one attempt. Names the object, never the URL: query strings may hold
@@ -493,16 +562,41 @@ static void log_request(const struct gcs_req *r, CURLcode cc, curl_off_t got, cu
 	       (long long)sent, (long long)(us / 1000), attempt);
 }
 
-static long backoff_ms(const struct gcs_client *c, int retry, unsigned *seed)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gcs_retry_init(struct gcs_client *c, struct gcs_retry *t)
+{
+	int64_t now = now_ms();
+
+	t->deadline_ms = now + (int64_t)(c->o.retry_deadline_s * 1000.0);
+	t->seed = (unsigned)now ^ (unsigned)(uintptr_t)t;
+	t->waits = 0;
+}
+
+int64_t gcs_retry_left_ms(const struct gcs_retry *t)
+{
+	return t->deadline_ms - now_ms();
+}
+
+/* The next pause: base * 2^waits, capped, half fixed and half random (spreads the retries of
+ * many threads without letting any pause collapse to 0). -1 when it would end past the
+ * deadline: sleeping only to be cut off is no retry. */
+static long next_pause(const struct gcs_client *c, struct gcs_retry *t)
 {
 	long d = c->o.retry_base_ms;
 
-	for (int i = 0; i < retry && d < c->o.retry_max_ms; i++)
+	for (int i = 0; i < t->waits && d < c->o.retry_max_ms; i++)
 		d *= 2;
 	if (d > c->o.retry_max_ms)
 		d = c->o.retry_max_ms;
-	/* Half fixed, half random: spreads retries of many threads without collapsing to 0. */
-	return d / 2 + (long)(rand_r(seed) % (unsigned)(d / 2 + 1));
+	d = d / 2 + (long)(rand_r(&t->seed) % (unsigned)(d / 2 + 1));
+	return d < gcs_retry_left_ms(t) ? d : -1;
 }
 
 static void sleep_ms(long ms)
@@ -513,17 +607,65 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Runs the request, retrying transient failures. Returns 0 on a 2xx answer, else -errno. */
+int gcs_retry_wait(struct gcs_client *c, struct gcs_retry *t)
+{
+	long d = next_pause(c, t);
+
+	if (d < 0)
+		return -ETIMEDOUT;
+	t->waits++;
+	sleep_ms(d);
+	return 0;
+}
+
+/* Origin ("scheme://host:port") length of a URL. */
+static size_t origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	if (!p)
+		return 0;
+	return (size_t)(p + 3 - url) + strcspn(p + 3, "/?#");
+}
+
+int gcs_same_origin(const struct gcs_client *c, const char *url)
+{
+	size_t n = origin_len(c->endpoint);
+
+	return n && origin_len(url) == n && strncasecmp(url, c->endpoint, n) == 0;
+}
+
+/* Whether an attempt that failed this way may have been carried out by the server. */
+static int maybe_done(const struct gcs_req *r, int damaged)
+{
+	if (damaged || r->status >= 500)
+		return 1;
+	return r->xport == GCS_XPORT_RESET || r->xport == GCS_XPORT_TIMEOUT ||
+	       r->xport == GCS_XPORT_OTHER;
+}
+
+/* Whether a failed attempt may be sent again. */
+static int may_retry(const struct gcs_req *r, int damaged)
+{
+	if (r->not_idempotent)
+		return r->xport == GCS_XPORT_CONNECT || r->status == 408 || r->status == 429;
+	return damaged || gcs_retryable(r->status, r->xport);
+}
+
 int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 {
 	int max = r->max_attempts > 0 ? r->max_attempts : c->o.max_attempts;
-	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
+	struct gcs_retry own, *t = r->retry;
 	int reauthed = 0;
 	int rc = -EIO;
 	size_t op = op_index(r->op);
 	/* Kept until the answer is known: a 401 tells auth which token was refused. */
 	char auth_line[4096];
 
+	if (!t) {
+		gcs_retry_init(c, &own);
+		t = &own;
+	}
 	if (c->user_project) {
 		/* Requester pays: the JSON API takes the billed project as a parameter, the XML API
 		 * as a header. */
@@ -546,42 +688,82 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	if (!r->curl)
 		return -ENOMEM;
 	buf_init(&r->body, r->sink ? ERROR_BODY_MAX : JSON_BODY_MAX);
+	r->uncertain = 0;
 
 	for (int attempt = 1;; attempt++) {
 		struct curl_slist *headers = r->headers;
-		struct curl_slist *auth_node = NULL;
+		struct curl_slist *auth_node = NULL, *line_node = NULL;
+		int64_t left = gcs_retry_left_ms(t);
 
+		if (left <= 0) {
+			/* Only before a first attempt (or a token refresh): later ones check first. */
+			rc = -ETIMEDOUT;
+			log_error("%s %s: no time left for the request (retry deadline)", r->op,
+				  r->object ? r->object : "-");
+			break;
+		}
 		rc = auth_header(c->o.auth, auth_line, sizeof(auth_line));
 		if (rc) {
 			log_error("%s %s: no access token: %s", r->op, r->object ? r->object : "-",
 				  strerror(-rc));
 			break;
 		}
-		if (auth_line[0]) {
-			/* Appended for this attempt only, so a refreshed token replaces it. */
-			auth_node = curl_slist_append(NULL, auth_line);
-			if (!auth_node) {
-				rc = -ENOMEM;
-				break;
-			}
-			auth_node->next = r->headers;
-			headers = auth_node;
-		}
 
 		buf_reset(&r->body);
-		r->sink_len = 0;
-		r->sink_at = 0;
-		r->sink_off = 0;
+		r->body_overflow = 0;
+		if (!r->sink_resume) {
+			r->sink_len = 0;
+			r->sink_at = 0;
+			r->sink_off = 0;
+		} else if (r->sink_len < r->sink_cap) {
+			snprintf(r->attempt_header, sizeof(r->attempt_header), "Range: bytes=%llu-%llu",
+				 (unsigned long long)(r->sink_base + r->sink_len),
+				 (unsigned long long)(r->sink_base + r->sink_cap - 1));
+		}
+		r->sink_start = r->sink_len;
 		r->sink_overflow = 0;
 		r->status = 0;
 		r->xport_msg[0] = '\0';
 		r->request_id[0] = '\0';
 		r->location[0] = '\0';
 		r->range[0] = '\0';
+		r->content_range[0] = '\0';
+		r->crc32c[0] = '\0';
+		r->stored_length[0] = '\0';
+		r->transformed = 0;
 		r->err.reason[0] = r->err.message[0] = '\0';
-		setup_handle(c, r, headers);
+
+		/* Per-attempt lines go in front: a refreshed token or a resumed range replaces
+		 * them. */
+		if (r->attempt_header[0]) {
+			line_node = curl_slist_append(NULL, r->attempt_header);
+			if (!line_node) {
+				rc = -ENOMEM;
+				break;
+			}
+			line_node->next = headers;
+			headers = line_node;
+		}
+		if (auth_line[0]) {
+			auth_node = curl_slist_append(NULL, auth_line);
+			if (!auth_node) {
+				rc = -ENOMEM;
+				if (line_node) {
+					line_node->next = NULL;
+					curl_slist_free_all(line_node);
+				}
+				break;
+			}
+			auth_node->next = headers;
+			headers = auth_node;
+		}
+		setup_handle(c, r, headers, left);
 		atomic_fetch_add(&c->n_requests[op], 1);
 		CURLcode cc = curl_easy_perform(r->curl);
+		if (line_node) {
+			line_node->next = NULL;
+			curl_slist_free_all(line_node);
+		}
 		if (auth_node) {
 			auth_node->next = NULL;
 			/* The node's copy of the token must not linger in freed memory. */
@@ -599,6 +781,10 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 			r->xport = GCS_XPORT_OTHER;
 			snprintf(r->xport_msg, sizeof(r->xport_msg),
 				 "server sent more data than requested");
+		} else if (r->body_overflow) {
+			r->xport = GCS_XPORT_OTHER;
+			snprintf(r->xport_msg, sizeof(r->xport_msg),
+				 "the answer is larger than %zu bytes; not read further", r->body.max);
 		} else {
 			r->xport = classify(cc);
 			if (r->xport == GCS_XPORT_OK)
@@ -606,18 +792,29 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		}
 		if (LOG_DEBUG <= log_level)
 			log_request(r, cc, got, sent, attempt);
-		if (r->sink_overflow) {
+		if (r->sink_overflow || r->body_overflow) {
+			/* The same request would get the same answer. */
 			rc = -EIO;
-			log_failure(c, r, rc, 0, 0, attempt, max);
+			log_failure(r, rc, -1, attempt, max, 0);
 			break;
 		}
 		rc = gcs_errno(r->status, r->xport);
 		if (r->status == 308 && r->accept_308)
 			rc = 0;
+		int damaged = 0;
+		if (rc == 0 && r->check) {
+			rc = r->check(r);
+			damaged = rc == -EPROTO;
+		}
 		if (rc == 0)
 			break;
-		if (r->status)
+		if (r->status && r->status < 300) {
+			if (!r->err.reason[0])
+				snprintf(r->err.reason, sizeof(r->err.reason), "%s",
+					 damaged ? "damaged answer" : "unusable answer");
+		} else if (r->status) {
 			gcs_errbody_parse(r->body.data, r->body.len, &r->err);
+		}
 
 		if (r->status == 401 && !reauthed && auth_reject(c->o.auth, auth_line)) {
 			reauthed = 1;
@@ -626,15 +823,33 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 			attempt--;
 			continue;
 		}
-		if (attempt < max && gcs_retryable(r->status, r->xport)) {
-			long d = backoff_ms(c, attempt - 1, &seed);
+		if (attempt < max && may_retry(r, damaged)) {
+			long d;
 
-			atomic_fetch_add(&c->n_retries[op], 1);
-			log_failure(c, r, rc, 1, d, attempt, max);
-			sleep_ms(d);
-			continue;
+			/* A body that broke off after some progress resumes without a long pause. */
+			if (r->sink_len > r->sink_start)
+				t->waits = 0;
+			d = next_pause(c, t);
+			if (d >= 0) {
+				atomic_fetch_add(&c->n_retries[op], 1);
+				log_failure(r, rc, d, attempt, max, 0);
+				if (maybe_done(r, damaged))
+					r->uncertain = 1;
+				t->waits++;
+				sleep_ms(d);
+				if (!r->recover)
+					continue;
+				rc = r->recover(c, r);
+				if (rc == 0)
+					continue;
+				if (rc == 1)
+					rc = 0;
+				break;
+			}
+			log_failure(r, rc, -1, attempt, max, 1);
+			break;
 		}
-		log_failure(c, r, rc, 0, 0, attempt, max);
+		log_failure(r, rc, -1, attempt, max, 0);
 		break;
 	}
 	/* The auth line must not linger on the stack. */
@@ -719,139 +934,4 @@ int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whyle
 				  &status, why, whylen);
 	}
 	return rc;
-}
-
-int gcs_stat(struct gcs_client *c, const char *name, struct gcs_object *out)
-{
-	struct gcs_req r;
-	int rc;
-
-	gcs_req_init(&r, "objects.get", "GET", name);
-	r.quiet[0] = 404;
-	rc = buf_printf(&r.url, "%s/o/", c->json_base);
-	if (!rc)
-		rc = gcs_url_encode(&r.url, name, GCS_ENC_SEGMENT);
-	if (!rc)
-		rc = gcs_url_add_query(&r.url, "fields", OBJECT_FIELDS);
-	if (!rc)
-		rc = gcs_perform(c, &r);
-	if (!rc) {
-		rc = gcs_object_parse(r.body.data, r.body.len, out);
-		if (rc)
-			log_error("objects.get %s: unreadable response from %s", name, c->endpoint);
-	}
-	gcs_req_free(&r);
-	return rc;
-}
-
-int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_list_page *out)
-{
-	struct gcs_req r;
-	char maxr[24];
-	int rc;
-
-	gcs_req_init(&r, "objects.list", "GET", q->prefix);
-	snprintf(maxr, sizeof(maxr), "%d", q->max_results > 0 ? q->max_results : 1000);
-	rc = buf_printf(&r.url, "%s/o", c->json_base);
-	if (!rc)
-		rc = gcs_url_add_query(&r.url, "prefix", q->prefix ? q->prefix : "");
-	if (!rc && q->delimiter) {
-		rc = gcs_url_add_query(&r.url, "delimiter", q->delimiter);
-		/* Placeholder objects ("dir/") then come back as items too, with their metadata. */
-		if (!rc)
-			rc = gcs_url_add_query(&r.url, "includeTrailingDelimiter", "true");
-	}
-	if (!rc)
-		rc = gcs_url_add_query(&r.url, "maxResults", maxr);
-	if (!rc && q->page_token)
-		rc = gcs_url_add_query(&r.url, "pageToken", q->page_token);
-	if (!rc && q->start_offset)
-		rc = gcs_url_add_query(&r.url, "startOffset", q->start_offset);
-	if (!rc && q->end_offset)
-		rc = gcs_url_add_query(&r.url, "endOffset", q->end_offset);
-	if (!rc)
-		rc = gcs_url_add_query(&r.url, "fields",
-				       "nextPageToken,prefixes,items(" LIST_ITEM_FIELDS ")");
-	if (!rc)
-		rc = gcs_perform(c, &r);
-	if (!rc) {
-		rc = gcs_list_page_parse(r.body.data, r.body.len, out);
-		if (rc)
-			log_error("objects.list %s: unreadable response from %s", q->prefix,
-				  c->endpoint);
-	}
-	gcs_req_free(&r);
-	return rc;
-}
-
-ssize_t gcs_readv(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
-		  const struct iovec *iov, int iovcnt)
-{
-	struct gcs_req r;
-	char range[80], gen[24];
-	size_t len = 0;
-	int rc;
-
-	if (iovcnt < 0 || (iovcnt && !iov))
-		return -EINVAL;
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len > SSIZE_MAX - len)
-			return -EINVAL;
-		len += iov[i].iov_len;
-	}
-	if (len == 0)
-		return 0;
-	if (len - 1 > UINT64_MAX - off)
-		return -EINVAL;
-	gcs_req_init(&r, "xml.get", "GET", name);
-	r.sink = iov;
-	r.sink_cnt = iovcnt;
-	r.sink_cap = len;
-	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
-		 (unsigned long long)(off + len - 1));
-	snprintf(gen, sizeof(gen), "%llu", (unsigned long long)generation);
-	rc = buf_printf(&r.url, "%s/", c->xml_base);
-	if (!rc)
-		rc = gcs_url_encode(&r.url, name, GCS_ENC_PATH);
-	if (!rc && generation)
-		rc = gcs_url_add_query(&r.url, "generation", gen);
-	if (!rc) {
-		/* Stored bytes, never transcoded: sizes and ranges must mean what they say. */
-		struct curl_slist *h = curl_slist_append(NULL, range);
-		struct curl_slist *h2 = h ? curl_slist_append(h, "Accept-Encoding: gzip") : NULL;
-
-		if (!h2) {
-			curl_slist_free_all(h);
-			rc = -ENOMEM;
-		}
-		r.headers = h2;
-	}
-	if (!rc) {
-		/* 416 is the end of the object; 404 a replaced generation, which the caller
-		 * reports in its own words. */
-		r.quiet[0] = 416;
-		r.quiet[1] = 404;
-		rc = gcs_perform(c, &r);
-	}
-	ssize_t n = rc;
-	if (rc == 0) {
-		if (r.status == 200 && off != 0) {
-			log_error("xml.get %s: the server ignored the Range header", name);
-			n = -EIO;
-		} else {
-			n = (ssize_t)r.sink_len;
-		}
-	} else if (rc == -ERANGE) {
-		n = 0; /* 416: at or past the end */
-	}
-	gcs_req_free(&r);
-	return n;
-}
-
-ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
-		 size_t len, void *buf)
-{
-	struct iovec v = {.iov_base = buf, .iov_len = len};
-
-	return gcs_readv(c, name, generation, off, &v, 1);
 }

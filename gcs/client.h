@@ -4,8 +4,11 @@
  * operations at once (each request borrows a pooled curl handle). The client borrows the
  * struct auth it is given, which must outlive it. Operations return 0 (or a byte count) on
  * success and a negative errno on failure; the HTTP status, GCS reason and request id of a
- * failure are logged here, once. Transient failures (408, 429, 5xx, resets, stalls) are
- * retried with capped exponential backoff before an error is returned. */
+ * failure are logged here, once. Transient failures (408, 429, 5xx, resets, stalls, damaged
+ * answers) are retried with capped, jittered exponential backoff, within a deadline per
+ * operation: no call blocks longer than retry_deadline_s. A failure that outlasts it comes
+ * back as the errno of its last attempt: -ETIMEDOUT when the server stopped answering (a
+ * stall, or the deadline cut the transfer), -EIO when it kept answering with errors. */
 #ifndef GCSMOUNT_GCS_CLIENT_H
 #define GCSMOUNT_GCS_CLIENT_H
 
@@ -28,8 +31,11 @@ struct gcs_client_opts {
 	int max_attempts;	  /* tries per request, >= 1 */
 	long retry_base_ms;	  /* first backoff; doubles per retry */
 	long retry_max_ms;	  /* backoff ceiling */
-	long connect_timeout_s;
-	long io_timeout_s; /* a transfer that moves no byte for this long is abandoned */
+	double retry_deadline_s;  /* budget of one operation, retries and resumptions included */
+	long connect_timeout_s;	  /* TCP and TLS set-up */
+	long io_timeout_s;	  /* a transfer slower than min_rate_bps for this long ... */
+	long min_rate_bps;	  /* ... is abandoned (and retried), in either direction */
+	unsigned long list_max_pages; /* pages one listing may take before it is called endless */
 	int http2;	   /* 0: HTTP/1.1; 1: HTTP/2, by ALPN over https, as h2c over http */
 };
 
@@ -63,7 +69,8 @@ void gcs_client_free(struct gcs_client *c);
  * retries so that a mount against an unreachable endpoint fails promptly. */
 int gcs_bucket_check(struct gcs_client *c, int attempts, char *why, size_t whylen);
 
-/* objects.get (metadata only). -ENOENT when there is no such object. */
+/* objects.get (metadata only). -ENOENT when there is no such object; a damaged answer is
+ * retried, then fails with -EPROTO. */
 int gcs_stat(struct gcs_client *c, const char *name, struct gcs_object *out);
 
 struct gcs_list_query {
@@ -74,12 +81,18 @@ struct gcs_list_query {
 	const char *start_offset; /* names from this one on, or NULL */
 	const char *end_offset;	  /* names before this one, or NULL */
 };
-/* One page of objects.list; the caller loops on out->next_page_token. */
+/* One page of objects.list; the caller loops on out->next_page_token, which it passes back
+ * unchanged: the token also carries what detects a server that pages for ever (a token that
+ * comes back, pages that go backwards, more than list_max_pages pages), which fails the
+ * listing with -EIO. A damaged answer is retried, then fails with -EPROTO. */
 int gcs_list(struct gcs_client *c, const struct gcs_list_query *q, struct gcs_list_page *out);
 
 /* Reads up to len bytes at off of the given generation through the XML API. Returns the
  * byte count (short only at the end of the object; 0 at or past it) or a negative errno:
- * -ENOENT when that generation no longer exists. */
+ * -ENOENT when that generation no longer exists. A body that breaks off is resumed from the
+ * bytes already received. A body whose length disagrees with the object's size, or (when it
+ * is the whole object) whose CRC32C disagrees with the object's, is fetched again and finally
+ * fails with -EIO: wrong bytes are never returned. */
 ssize_t gcs_read(struct gcs_client *c, const char *name, uint64_t generation, uint64_t off,
 		 size_t len, void *buf);
 

@@ -60,6 +60,33 @@ struct gcs_body {
 	uint64_t pos; /* read position within the whole body, reset per attempt */
 };
 
+/* The time budget of one operation, shared by all its requests and their retries (a read and
+ * its resumptions, an upload chunk and the status queries after it). Set up by
+ * gcs_retry_init(); not shared between threads. */
+struct gcs_retry {
+	int64_t deadline_ms; /* CLOCK_MONOTONIC */
+	unsigned seed;
+	int waits;	 /* backoff sleeps so far */
+};
+
+void gcs_retry_init(struct gcs_client *c, struct gcs_retry *t);
+/* Milliseconds left before the deadline (<= 0 when passed). */
+int64_t gcs_retry_left_ms(const struct gcs_retry *t);
+/* Sleeps the next backoff pause. Returns 0, or -ETIMEDOUT without sleeping when the pause
+ * would end past the deadline. */
+int gcs_retry_wait(struct gcs_client *c, struct gcs_retry *t);
+
+struct gcs_req;
+/* Validates a 2xx answer (parses it into the caller's place). Returns 0 to accept it,
+ * -EPROTO when the answer is damaged (retried like a 5xx: the next answer may be whole), or
+ * another negative errno to fail at once. */
+typedef int (*gcs_check_fn)(struct gcs_req *r);
+/* Runs after the pause before a retry: it may ask the server what the failed attempt achieved
+ * and change the request to match (a resumable upload's body and Content-Range). Returns 0 to
+ * send the request again, 1 when nothing is left to send (gcs_perform then returns 0), or a
+ * negative errno to fail with. */
+typedef int (*gcs_recover_fn)(struct gcs_client *c, struct gcs_req *r);
+
 struct gcs_req {
 	const char *op;	    /* operation name for the log, e.g. "objects.get" */
 	const char *object; /* object name for the log, or NULL */
@@ -71,6 +98,20 @@ struct gcs_req {
 	int accept_308;		   /* a resumable upload's "keep going" counts as success */
 	struct gcs_body *body_out; /* request body, or NULL */
 	int url_secret; /* the query is a credential (an upload session's ID): not logged */
+	/* Without a precondition a mutation is not idempotent: it is sent again only when the
+	 * server surely did not act on it (no connection, or a 408/429 refusal). */
+	int not_idempotent;
+	struct gcs_retry *retry; /* the operation's budget; NULL: this request's own */
+	gcs_check_fn check;	 /* NULL: any 2xx is accepted */
+	gcs_recover_fn recover;	 /* NULL: a retry sends the same request */
+	void *check_arg;	 /* for check and recover */
+	/* A header line of this attempt ("Range: ..", "Content-Range: .."), or "". */
+	char attempt_header[128];
+	/* The sink holds bytes [sink_base, sink_base + sink_cap) of an object, and keeps what a
+	 * 2xx body delivered across attempts: each attempt asks (in attempt_header) only for what
+	 * is still missing. A check that finds the bytes wrong empties the sink again. */
+	int sink_resume;
+	uint64_t sink_base;
 
 	/* Response. */
 	CURL *curl;
@@ -78,23 +119,38 @@ struct gcs_req {
 	enum gcs_xport xport;
 	char xport_msg[CURL_ERROR_SIZE];
 	struct buf body;
+	int body_overflow; /* a 2xx body passed the buffer's ceiling */
+	/* Set when an attempt whose outcome is unknown (the answer was lost or damaged, or a
+	 * 5xx) was followed by another: the final answer may describe the state that the lost
+	 * attempt itself created (a 404 for a delete that happened). */
+	int uncertain;
 	/* When sink is set, 2xx bodies are scattered over its sink_cnt buffers, in order, which
 	 * hold sink_cap bytes in all. sink_len bytes came so far; the next goes to sink[sink_at] at
 	 * sink_off. */
 	const struct iovec *sink;
 	int sink_cnt, sink_at;
 	size_t sink_cap, sink_len, sink_off;
+	size_t sink_start; /* sink_len when the current attempt began */
 	int sink_overflow;
 	char request_id[128];
-	char location[2048]; /* Location header, for resumable sessions */
-	char range[64];	     /* Range header of a 308 */
+	char location[2048];	  /* Location header, for resumable sessions and redirects */
+	char range[64];		  /* Range header of a 308 */
+	char content_range[96];	  /* Content-Range of a 206 */
+	char crc32c[16];	  /* crc32c= of x-goog-hash (the whole object's), base64 */
+	char stored_length[24];	  /* x-goog-stored-content-length */
+	int transformed;	  /* the body is not the stored bytes (decompressed on the way) */
 	struct gcs_errinfo err;
 };
 
 void gcs_req_init(struct gcs_req *r, const char *op, const char *method, const char *object);
 void gcs_req_free(struct gcs_req *r);
-/* Runs the request, retrying transient failures. Returns 0 on a 2xx answer (or a 308 when
- * accept_308 is set), else -errno; failures are logged once. */
+/* Runs the request, retrying transient failures within the deadline. Returns 0 on a 2xx
+ * answer that check accepted (or a 308 when accept_308 is set), else -errno; failures are
+ * logged once. */
 int gcs_perform(struct gcs_client *c, struct gcs_req *r);
+
+/* Whether url has the scheme, host and port of the client's endpoint (a session URI or a
+ * redirect that leads elsewhere must not receive the credentials). */
+int gcs_same_origin(const struct gcs_client *c, const char *url);
 
 #endif

@@ -2,9 +2,17 @@
  *
  * Small data goes up in one multipart request (metadata and bytes together); larger data in
  * a resumable session, one chunk per request, resuming from the offset the server reports in
- * each 308's Range header (it may keep less than was sent). The whole object's CRC32C is sent
- * with the metadata, so GCS verifies what it finally stores. A session that the server no
- * longer knows (404/410) is started over once. */
+ * each 308's Range header (it may keep less than was sent). A chunk that fails is not sent
+ * again blindly: the session is asked what it kept (a status query), and only the rest goes
+ * again. The whole object's CRC32C is sent with the metadata, so GCS verifies what it finally
+ * stores. A session that the server no longer knows (404/410) is started over once.
+ *
+ * Lost answers: every mutation carries a precondition, so when an attempt's answer was lost
+ * (a reset, a stall, a 5xx) and the retry then meets a 404 or 412, the mutation may be the
+ * one that happened. Each operation checks for its own footprint before reporting failure:
+ * a delete whose object is gone succeeded; an upload succeeded if the object now holds our
+ * size and CRC32C; a patch if the next metageneration carries our values; a move if the
+ * source is gone and the destination holds the source's size and CRC32C. */
 #include "gcs/write.h"
 
 #include <errno.h>
@@ -104,16 +112,46 @@ static int upload_url(struct gcs_client *c, struct buf *url, const char *type,
 	return rc;
 }
 
-static int parse_result(struct gcs_req *r, struct gcs_object *out)
+/* Checks a 2xx answer that carries the object resource; check_arg is where it goes (or
+ * NULL). An unreadable one is damaged: the mutation happened, and the retry finds out how. */
+static int parse_object(struct gcs_req *r, struct gcs_object *dst)
 {
-	struct gcs_object tmp;
-	int rc = gcs_object_parse(r->body.data, r->body.len, out ? out : &tmp);
+	struct gcs_object tmp = {0}, *out = dst ? dst : &tmp;
+	int rc;
 
-	if (rc)
-		log_error("%s %s: unreadable response", r->op, r->object);
-	else if (!out)
-		gcs_object_clear(&tmp);
+	gcs_object_clear(out);
+	rc = gcs_object_parse(r->body.data, r->body.len, out);
+	if (rc == -EPROTO)
+		snprintf(r->err.message, sizeof(r->err.message), "the object resource is not readable");
+	gcs_object_clear(&tmp);
 	return rc;
+}
+
+static int result_check(struct gcs_req *r)
+{
+	return parse_object(r, r->check_arg);
+}
+
+/* Whether the object now is the one an upload whose answer was lost would have made. */
+static int upload_landed(struct gcs_client *c, const struct gcs_put *p, struct gcs_object *out)
+{
+	struct gcs_object now = {0};
+
+	if (gcs_stat(c, p->name, &now) == 0 && now.has_crc32c && now.crc32c == p->crc32c &&
+	    now.size == p->size && now.generation != p->if_generation) {
+		log_info("objects.insert %s: the answer was lost, but generation %llu holds the "
+			 "data sent: uploaded",
+			 p->name, (unsigned long long)now.generation);
+		if (out) {
+			gcs_object_clear(out);
+			*out = now;
+		} else {
+			gcs_object_clear(&now);
+		}
+		return 1;
+	}
+	gcs_object_clear(&now);
+	return 0;
 }
 
 static int upload_multipart(struct gcs_client *c, const struct gcs_put *p, const char *meta,
@@ -175,10 +213,12 @@ static int upload_multipart(struct gcs_client *c, const struct gcs_put *p, const
 			body.tail_len = joined.len;
 		}
 		r.body_out = &body;
+		r.check = result_check;
+		r.check_arg = out;
 		if (!rc)
 			rc = gcs_perform(c, &r);
-		if (!rc)
-			rc = parse_result(&r, out);
+		if (rc == -ESTALE && r.uncertain && upload_landed(c, p, out))
+			rc = 0;
 		buf_free(&joined);
 	}
 	buf_free(&head);
@@ -215,6 +255,12 @@ int gcs_session_start(struct gcs_client *c, const struct gcs_put *p, int size_kn
 		log_error("objects.insert %s: the server started no upload session", p->name);
 		rc = -EIO;
 	}
+	if (!rc && !gcs_same_origin(c, r.location)) {
+		/* The session URI would get the credentials and the data. */
+		log_error("objects.insert %s: the upload session is on another host (%.*s); refused",
+			  p->name, (int)strcspn(r.location, "?#"), r.location);
+		rc = -EIO;
+	}
 	if (!rc && !(*session = strdup(r.location)))
 		rc = -ENOMEM;
 	gcs_req_free(&r);
@@ -222,62 +268,138 @@ int gcs_session_start(struct gcs_client *c, const struct gcs_put *p, int size_kn
 	return rc;
 }
 
-int gcs_session_put(struct gcs_client *c, const char *session, const char *name, int fd,
-		    uint64_t off, uint64_t len, uint64_t total, uint32_t crc32c,
-		    uint64_t *persisted, struct gcs_object *out, int *done)
+/* One gcs_session_put(): the bytes [off, end) of fd, and what became of them. */
+struct session_put {
+	const char *session, *name;
+	int fd;
+	uint64_t off, end, total;
+	uint32_t crc32c;
+	uint64_t persisted; /* from the last 308 */
+	struct gcs_object *out;
+	int done;
+	struct gcs_retry retry; /* shared by the chunk and the status queries after it */
+};
+
+static int session_check(struct gcs_req *r)
 {
-	struct gcs_body body = {.fd = fd, .fd_off = off, .fd_len = len};
-	char range[96], hash[48];
+	struct session_put *x = r->check_arg;
+	int query = r->body_out->fd_len == 0 && x->end != x->off;
+	unsigned long long last;
+
+	if (r->status != 308) {
+		x->done = 1;
+		return parse_object(r, x->out);
+	}
+	/* "bytes=0-K": K+1 bytes are stored; none when there is no Range. Never more than was
+	 * sent (a status query may report anything). */
+	if (!r->range[0]) {
+		x->persisted = 0;
+	} else if (sscanf(r->range, "bytes=0-%llu", &last) == 1 && (query || last < x->end)) {
+		x->persisted = last + 1;
+	} else {
+		snprintf(r->err.message, sizeof(r->err.message), "unexpected Range '%s'", r->range);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Points the request at the bytes [from, end) of the chunk, or makes it a status query. */
+static void session_range(const struct session_put *x, struct gcs_req *r, uint64_t from,
+			  int query)
+{
+	struct gcs_body *b = r->body_out;
+	char *h = r->attempt_header;
+	size_t n = sizeof(r->attempt_header);
+
+	b->fd_off = from;
+	b->fd_len = query ? 0 : x->end - from;
+	if (query)
+		/* A "*" total only asks: it never finalizes the upload by itself. */
+		snprintf(h, n, "Content-Range: bytes */*");
+	else if (from == x->end)
+		/* Nothing left to send: the end of an upload whose size is now known. */
+		snprintf(h, n, "Content-Range: bytes */%" PRIu64, x->total);
+	else if (x->total == GCS_SIZE_UNKNOWN)
+		snprintf(h, n, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/*", from, x->end - 1);
+	else
+		snprintf(h, n, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from,
+			 x->end - 1, x->total);
+}
+
+static int session_request(struct gcs_client *c, struct session_put *x, int query);
+
+/* After a failed chunk: asks the session what it kept, and sends only the rest. */
+static int session_recover(struct gcs_client *c, struct gcs_req *r)
+{
+	struct session_put *x = r->check_arg;
+	int rc = session_request(c, x, 1);
+
+	if (rc)
+		return rc;
+	/* Complete; or all of the chunk is there; or the server lost what it had, and the
+	 * caller goes on from what it reports. */
+	if (x->done || x->persisted < x->off || x->persisted >= x->end)
+		return 1;
+	if (x->persisted != r->body_out->fd_off)
+		log_info("uploads.chunk %s: the session kept %" PRIu64 " bytes; sending the rest",
+			 x->name, x->persisted);
+	session_range(x, r, x->persisted, 0);
+	return 0;
+}
+
+static int session_request(struct gcs_client *c, struct session_put *x, int query)
+{
+	struct gcs_body body = {.fd = x->fd};
 	struct gcs_req r;
 	int rc;
 
-	*done = 0;
-	if (len == 0)
-		snprintf(range, sizeof(range), "Content-Range: bytes */%" PRIu64, total);
-	else if (total == GCS_SIZE_UNKNOWN)
-		snprintf(range, sizeof(range), "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/*",
-			 off, off + len - 1);
-	else
-		snprintf(range, sizeof(range),
-			 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off,
-			 off + len - 1, total);
-	gcs_req_init(&r, "uploads.chunk", "PUT", name);
+	gcs_req_init(&r, "uploads.chunk", "PUT", x->name);
 	r.url_secret = 1;
 	r.accept_308 = 1;
 	r.quiet[0] = 412; /* a conflict: the caller says what it means */
+	r.retry = &x->retry;
+	r.check = session_check;
+	r.check_arg = x;
+	r.recover = query ? NULL : session_recover;
 	r.body_out = &body;
-	rc = buf_append_str(&r.url, session);
-	if (!rc)
-		rc = add_header(&r, range);
+	session_range(x, &r, x->off, query);
+	rc = buf_append_str(&r.url, x->session);
 	if (!rc)
 		rc = add_header(&r, "Expect:");
-	if (!rc && total != GCS_SIZE_UNKNOWN && off + len == total) {
+	if (!rc && !query && x->total != GCS_SIZE_UNKNOWN && x->end == x->total) {
 		/* The last request: GCS checks the whole object against this. */
-		char b64[9];
+		char b64[9], hash[48];
 
-		crc32c_base64(crc32c, b64);
+		crc32c_base64(x->crc32c, b64);
 		snprintf(hash, sizeof(hash), "x-goog-hash: crc32c=%s", b64);
 		rc = add_header(&r, hash);
 	}
 	if (!rc)
 		rc = gcs_perform(c, &r);
-	if (!rc && r.status != 308) {
-		*done = 1;
-		rc = parse_result(&r, out);
-	} else if (!rc) {
-		unsigned long long last;
-
-		/* "bytes=0-K": K+1 bytes are stored; none when there is no Range. */
-		if (!r.range[0])
-			*persisted = 0;
-		else if (sscanf(r.range, "bytes=0-%llu", &last) == 1 && last < off + len)
-			*persisted = last + 1;
-		else
-			rc = -EIO;
-		if (rc)
-			log_error("uploads.chunk %s: unexpected Range '%s'", name, r.range);
-	}
 	gcs_req_free(&r);
+	return rc;
+}
+
+int gcs_session_put(struct gcs_client *c, const char *session, const char *name, int fd,
+		    uint64_t off, uint64_t len, uint64_t total, uint32_t crc32c,
+		    uint64_t *persisted, struct gcs_object *out, int *done)
+{
+	struct session_put x = {.session = session,
+				.name = name,
+				.fd = fd,
+				.off = off,
+				.end = off + len,
+				.total = total,
+				.crc32c = crc32c,
+				.persisted = off,
+				.out = out};
+	int rc;
+
+	gcs_retry_init(c, &x.retry);
+	rc = session_request(c, &x, 0);
+	*done = x.done;
+	if (!rc && !x.done)
+		*persisted = x.persisted;
 	return rc;
 }
 
@@ -343,6 +465,50 @@ int gcs_upload(struct gcs_client *c, const struct gcs_put *p, struct gcs_object 
 	return rc;
 }
 
+/* Whether the object's custom metadata holds what kv sets (and lacks what it deletes). */
+static int metadata_has(const char *metadata_json, const struct gcs_kv *kv, size_t n)
+{
+	struct json_object *md = metadata_json ? json_tokener_parse(metadata_json) : NULL;
+	int ok = 1;
+
+	for (size_t i = 0; i < n && ok; i++) {
+		struct json_object *v = NULL;
+		int has = md && json_object_object_get_ex(md, kv[i].key, &v);
+
+		if (kv[i].value)
+			ok = has && json_object_is_type(v, json_type_string) &&
+			     strcmp(json_object_get_string(v), kv[i].value) == 0;
+		else
+			ok = !has;
+	}
+	json_object_put(md);
+	return ok;
+}
+
+/* Whether a patch whose answer was lost is the change the object shows: the metageneration
+ * after the one it was guarded by, and our values. */
+static int patch_landed(struct gcs_client *c, const char *name, uint64_t metageneration,
+			const struct gcs_kv *kv, size_t n, struct gcs_object *out)
+{
+	struct gcs_object now = {0};
+
+	if (gcs_stat(c, name, &now) == 0 && now.metageneration == metageneration + 1 &&
+	    metadata_has(now.metadata_json, kv, n)) {
+		log_info("objects.patch %s: the answer was lost, but metageneration %llu holds the "
+			 "change: patched",
+			 name, (unsigned long long)now.metageneration);
+		if (out) {
+			gcs_object_clear(out);
+			*out = now;
+		} else {
+			gcs_object_clear(&now);
+		}
+		return 1;
+	}
+	gcs_object_clear(&now);
+	return 0;
+}
+
 int gcs_patch_metadata(struct gcs_client *c, const char *name, uint64_t metageneration,
 		       const struct gcs_kv *kv, size_t n, struct gcs_object *out)
 {
@@ -374,10 +540,12 @@ int gcs_patch_metadata(struct gcs_client *c, const char *name, uint64_t metagene
 	if (!rc)
 		rc = add_header(&r, "Content-Type: application/json; charset=UTF-8");
 	r.body_out = &body;
+	r.check = result_check;
+	r.check_arg = out;
 	if (!rc)
 		rc = gcs_perform(c, &r);
-	if (!rc)
-		rc = parse_result(&r, out);
+	if (rc == -ESTALE && r.uncertain && patch_landed(c, name, metageneration, kv, n, out))
+		rc = 0;
 out:
 	json_object_put(root);
 	gcs_req_free(&r);
@@ -392,6 +560,8 @@ int gcs_delete(struct gcs_client *c, const char *name, uint64_t generation)
 	gcs_req_init(&r, "objects.delete", "DELETE", name);
 	r.quiet[0] = 404;
 	r.quiet[1] = 412;
+	/* Without a generation, a resent delete could remove someone else's new object. */
+	r.not_idempotent = generation == 0;
 	rc = buf_printf(&r.url, "%s/o/", c->json_base);
 	if (!rc)
 		rc = gcs_url_encode(&r.url, name, GCS_ENC_SEGMENT);
@@ -399,6 +569,12 @@ int gcs_delete(struct gcs_client *c, const char *name, uint64_t generation)
 		rc = add_query_u64(&r.url, "ifGenerationMatch", generation);
 	if (!rc)
 		rc = gcs_perform(c, &r);
+	if (rc == -ENOENT && r.uncertain) {
+		/* Gone after an attempt whose answer was lost: that attempt deleted it. */
+		log_info("objects.delete %s: the answer was lost, and the object is gone: deleted",
+			 name);
+		rc = 0;
+	}
 	gcs_req_free(&r);
 	return rc;
 }
@@ -419,7 +595,7 @@ static int two_object_url(struct gcs_client *c, struct buf *url, const char *src
 }
 
 static int move_request(struct gcs_client *c, const char *src, uint64_t src_gen, const char *dst,
-			uint64_t dst_gen, struct gcs_object *out, long *status)
+			uint64_t dst_gen, struct gcs_object *out, long *status, int *uncertain)
 {
 	struct gcs_req r;
 	struct gcs_body body = {.fd = -1};
@@ -436,22 +612,24 @@ static int move_request(struct gcs_client *c, const char *src, uint64_t src_gen,
 		rc = add_query_u64(&r.url, "ifGenerationMatch", dst_gen);
 	if (!rc)
 		rc = gcs_url_add_query(&r.url, "fields", OBJECT_FIELDS);
+	r.check = result_check;
+	r.check_arg = out;
 	if (!rc)
 		rc = gcs_perform(c, &r);
 	*status = r.status;
-	if (!rc)
-		rc = parse_result(&r, out);
+	*uncertain = r.uncertain;
 	gcs_req_free(&r);
 	return rc;
 }
 
 /* Server-side copy in as many rewrite calls as the server needs. */
 static int rewrite(struct gcs_client *c, const char *src, uint64_t src_gen, const char *dst,
-		   uint64_t dst_gen, struct gcs_object *out)
+		   uint64_t dst_gen, struct gcs_object *out, int *uncertain)
 {
 	char *token = NULL;
 	int rc;
 
+	*uncertain = 0;
 	for (;;) {
 		struct gcs_req r;
 		struct gcs_body body = {.fd = -1};
@@ -473,6 +651,7 @@ static int rewrite(struct gcs_client *c, const char *src, uint64_t src_gen, cons
 			rc = gcs_url_add_query(&r.url, "rewriteToken", token);
 		if (!rc)
 			rc = gcs_perform(c, &r);
+		*uncertain |= r.uncertain;
 		free(token);
 		token = NULL;
 		if (!rc) {
@@ -498,21 +677,69 @@ static int rewrite(struct gcs_client *c, const char *src, uint64_t src_gen, cons
 	}
 }
 
+/* Whether dst holds the copy of from that a move or rewrite whose answer was lost made: our
+ * source's size and CRC32C, at a generation other than the one the request replaced. With
+ * src_gone, the source must have left its name too (as a move's does). */
+static int move_landed(struct gcs_client *c, const struct gcs_object *from, const char *dst,
+		       uint64_t dst_gen, int src_gone, struct gcs_object *out)
+{
+	struct gcs_object now = {0};
+	int landed = 0;
+
+	if (src_gone) {
+		int rc = gcs_stat(c, from->name, &now);
+
+		src_gone = rc == -ENOENT || (rc == 0 && now.generation != from->generation);
+		gcs_object_clear(&now);
+		if (!src_gone)
+			return 0;
+	}
+	if (from->has_crc32c && gcs_stat(c, dst, &now) == 0 && now.has_crc32c &&
+	    now.crc32c == from->crc32c && now.size == from->size && now.generation != dst_gen) {
+		log_info("objects.move %s: the answer was lost, but %s holds its data at generation "
+			 "%llu: moved",
+			 from->name, dst, (unsigned long long)now.generation);
+		landed = 1;
+		if (out) {
+			gcs_object_clear(out);
+			*out = now;
+			return 1;
+		}
+	}
+	gcs_object_clear(&now);
+	return landed;
+}
+
 int gcs_move(struct gcs_client *c, const char *src, uint64_t src_generation, const char *dst,
 	     uint64_t dst_generation, struct gcs_object *out)
 {
+	struct gcs_object from = {0};
 	long status = 0;
-	int rc = move_request(c, src, src_generation, dst, dst_generation, out, &status);
+	int uncertain = 0;
+	/* What the source holds, first: a move whose answer is lost is recognised by it. */
+	int rc = gcs_stat(c, src, &from);
 
+	if (!rc && src_generation && from.generation != src_generation)
+		rc = -ESTALE; /* what the move's own precondition would say */
+	if (!rc)
+		rc = move_request(c, src, src_generation, dst, dst_generation, out, &status,
+				  &uncertain);
+	if ((rc == -ENOENT || rc == -ESTALE) && uncertain &&
+	    move_landed(c, &from, dst, dst_generation, 1, out))
+		rc = 0;
 	if (rc == 0 || (status != 501 && status != 400))
-		return rc;
+		goto out;
 	/* No atomic move here: copy, then delete the source if it is still the one copied. */
 	log_debug("objects.move %s: not available (HTTP %ld), copying instead", src, status);
-	rc = rewrite(c, src, src_generation, dst, dst_generation, out);
+	rc = rewrite(c, src, src_generation, dst, dst_generation, out, &uncertain);
+	if (rc == -ESTALE && uncertain && move_landed(c, &from, dst, dst_generation, 0, out))
+		rc = 0;
 	if (rc)
-		return rc;
+		goto out;
 	rc = gcs_delete(c, src, src_generation);
 	if (rc == -ENOENT)
 		rc = 0;
+out:
+	gcs_object_clear(&from);
 	return rc;
 }
