@@ -252,10 +252,12 @@ enum auth_access auth_storage_access(const struct auth *a, char *why, size_t why
 			 "the token of %s allows only reading Cloud Storage (its scopes: %s), so "
 			 "the mount is read-only. On a Compute Engine VM this is the default "
 			 "\"Storage: Read Only\" access scope, whatever IAM grants: to write, stop "
-			 "the VM, set its Cloud API access scope for Storage to Full (or allow "
-			 "full access to all Cloud APIs, the cloud-platform scope), and start it "
+			 "the VM, set its Cloud API access scope for Storage to Full (`gcloud "
+			 "compute instances set-service-account VM_NAME --zone=ZONE "
+			 "--service-account=%s --scopes=storage-full`, or allow full access to "
+			 "all Cloud APIs, the cloud-platform scope, in the console), and start it "
 			 "again",
-			 a->identity, a->scopes);
+			 a->identity, a->scopes, a->identity);
 	else if (acc == AUTH_ACCESS_NONE)
 		snprintf(why, whylen,
 			 "the token of %s carries no Cloud Storage scope (its scopes: %s), so "

@@ -21,6 +21,7 @@ struct readahead;
 struct metrics;
 struct dcache;
 struct dircache;
+struct status_server;
 
 struct gmfs {
 	struct gcs_client *gcs;
@@ -37,8 +38,9 @@ struct gmfs {
 	struct readahead *ra;  /* started at init, when the daemon runs; NULL: none */
 	uint64_t ra_window;    /* most bytes read ahead of one sequential reader */
 	int ra_threads;
-	size_t prefetch_files;	 /* files fetched ahead of opens in name order */
-	struct metrics *metrics; /* started at init */
+	size_t prefetch_files;	      /* files fetched ahead of opens in name order */
+	struct metrics *metrics;      /* started at init */
+	struct status_server *status; /* started at init, or NULL */
 	struct stage *stage;
 	int read_only;
 	int implicit_dirs;	 /* prefixes without a placeholder object are directories */

@@ -23,6 +23,8 @@
 #include "fs/options.h"
 #include "fs/readahead.h"
 #include "fs/stage.h"
+#include "fs/status.h"
+#include "fs/status_commands.h"
 #include "gcs/client.h"
 #include "gcs/url.h"
 #include "util/buf.h"
@@ -47,17 +49,26 @@ static int check_mountpoint(const char *mp)
 	return 0;
 }
 
-/* A warning for the person at the terminal, kept in the log file too when there is one. */
-static void warn_user(const struct config *cfg, const char *msg)
+/* Without /dev/fuse nothing can mount; say how to get it rather than what libfuse says. */
+static int check_fuse_device(void)
 {
-	fprintf(stderr, "gcsmount: warning: %s\n", msg);
-	if (cfg->log_file)
-		log_warn("%s", msg);
+	struct stat st;
+
+	if (stat("/dev/fuse", &st) == 0)
+		return 0;
+	fprintf(stderr,
+		"gcsmount: this machine has no FUSE device (/dev/fuse: %s): install fuse3 and "
+		"load the module (sudo modprobe fuse); in a container, start it with "
+		"--device /dev/fuse --cap-add SYS_ADMIN\n",
+		strerror(errno));
+	return -1;
 }
 
-/* Finds the credentials and applies what their scopes allow. Returns NULL after saying why
+/* Finds the credentials and applies what their scopes allow: a token that may only read makes
+ * the mount read-only, and ro_reason (ro_len bytes) says why. Returns NULL after saying why
  * on stderr. */
-static struct auth *open_credentials(struct config *cfg, int emulator)
+static struct auth *open_credentials(struct config *cfg, int emulator, char *ro_reason,
+				     size_t ro_len)
 {
 	struct auth_config ac;
 	struct auth *auth;
@@ -85,7 +96,7 @@ static struct auth *open_credentials(struct config *cfg, int emulator)
 		auth_free(auth);
 		return NULL;
 	case AUTH_ACCESS_READ_ONLY:
-		warn_user(cfg, why);
+		snprintf(ro_reason, ro_len, "%s", why);
 		cfg->read_only = 1;
 		break;
 	default:
@@ -97,6 +108,9 @@ static struct auth *open_credentials(struct config *cfg, int emulator)
 /* What a mount holds while it runs; every member is NULL (or zero) until its step made it. */
 struct mount {
 	char *endpoint;
+	char *mountpoint;     /* absolute */
+	char ro_reason[2048]; /* why the credentials make the mount read-only, or "" */
+	struct status_server *status;
 	struct auth *auth;
 	struct gcs_client *gcs;
 	char *stage_base;
@@ -117,6 +131,31 @@ static int out_of_memory(void)
 {
 	fprintf(stderr, "gcsmount: out of memory\n");
 	return -1;
+}
+
+/* Ends a failure sentence with what fixes it, where that is known. */
+static void print_fix(const struct config *cfg, const struct mount *m, int rc)
+{
+	const char *who = auth_identity(m->auth);
+
+	if (rc == -ENOENT) {
+		fprintf(stderr,
+			". Check the name: `gcloud storage ls` lists the buckets %s can "
+			"see.\n",
+			who);
+	} else if ((rc == -EACCES || rc == -EPERM) && strchr(who, '@')) {
+		/* Service accounts and users are named differently in IAM bindings. */
+		const char *kind = strstr(who, ".gserviceaccount.com") ? "serviceAccount" : "user";
+
+		fprintf(stderr,
+			". To allow it, a bucket admin runs `gcloud storage buckets "
+			"add-iam-policy-binding gs://%s --member=%s:%s "
+			"--role=roles/storage.objectUser` (or roles/storage.objectViewer to read "
+			"only).\n",
+			cfg->bucket, kind, who);
+	} else {
+		fprintf(stderr, "\n");
+	}
 }
 
 /* The endpoint, the credentials and a look at the bucket. Credentials limited to reading
@@ -142,7 +181,7 @@ static int connect_storage(struct config *cfg, struct mount *m)
 			ep);
 		return -1;
 	}
-	m->auth = open_credentials(cfg, emulator != NULL);
+	m->auth = open_credentials(cfg, emulator != NULL, m->ro_reason, sizeof(m->ro_reason));
 	if (!m->auth)
 		return -1;
 
@@ -159,8 +198,10 @@ static int connect_storage(struct config *cfg, struct mount *m)
 		return out_of_memory();
 	/* A few quick tries: a mount against a wrong endpoint should fail in a second, not
 	 * after the minutes of backoff that a running mount allows itself. */
-	if (gcs_bucket_check(m->gcs, 3, why, sizeof(why))) {
-		fprintf(stderr, "gcsmount: %s\n", why);
+	int rc = gcs_bucket_check(m->gcs, 3, why, sizeof(why));
+	if (rc) {
+		fprintf(stderr, "gcsmount: %s", why);
+		print_fix(cfg, m, rc);
 		return -1;
 	}
 	return 0;
@@ -275,6 +316,32 @@ static int assemble_fs(const struct config *cfg, struct mount *m)
 	return gmfs_init_root(&m->fs) ? out_of_memory() : 0;
 }
 
+/* The answer to `gcsmount --status`: what the mount is, and (from init on) its counters. */
+static int open_status(const struct config *cfg, struct mount *m)
+{
+	char access[2200], why[1024];
+
+	m->mountpoint = realpath(cfg->mountpoint, NULL);
+	if (!m->mountpoint) {
+		fprintf(stderr, "gcsmount: mountpoint %s: %s\n", cfg->mountpoint, strerror(errno));
+		return -1;
+	}
+	if (!cfg->read_only)
+		snprintf(access, sizeof(access), "read-write");
+	else if (m->ro_reason[0])
+		snprintf(access, sizeof(access), "read-only (%s)", m->ro_reason);
+	else
+		snprintf(access, sizeof(access), "read-only (-o ro)");
+	struct status_facts f = {cfg->bucket, m->mountpoint, access, auth_identity(m->auth)};
+	m->status = status_new(&f, why, sizeof(why));
+	if (!m->status) {
+		fprintf(stderr, "gcsmount: %s\n", why);
+		return -1;
+	}
+	m->fs.status = m->status;
+	return 0;
+}
+
 /* A FUSE session, mounted on the mountpoint. */
 static int mount_fuse(const struct config *cfg, struct mount *m)
 {
@@ -303,8 +370,14 @@ static int mount_fuse(const struct config *cfg, struct mount *m)
 		return -1;
 	}
 	m->mounted = 1;
-	log_info("mounted gs://%s on %s (endpoint %s, %s, as %s)", cfg->bucket, cfg->mountpoint,
-		 m->endpoint, cfg->read_only ? "read-only" : "read-write", auth_identity(m->auth));
+	/* What a notebook cell or a terminal shows: one line, the details are in the log. */
+	if (m->ro_reason[0])
+		printf("gcsmount: mounted gs://%s on %s read-only, as %s: %s\n", cfg->bucket,
+		       m->mountpoint, auth_identity(m->auth), m->ro_reason);
+	else
+		printf("gcsmount: mounted gs://%s on %s %s, as %s\n", cfg->bucket, m->mountpoint,
+		       cfg->read_only ? "read-only (-o ro)" : "read-write", auth_identity(m->auth));
+	fflush(stdout);
 	return 0;
 }
 
@@ -323,6 +396,10 @@ static int serve(const struct config *cfg, struct mount *m)
 			return 1;
 		}
 	}
+	log_info("mounted gs://%s on %s (endpoint %s, %s, as %s)", cfg->bucket, m->mountpoint,
+		 m->endpoint, cfg->read_only ? "read-only" : "read-write", auth_identity(m->auth));
+	if (m->ro_reason[0])
+		log_warn("%s", m->ro_reason);
 	/* SIGUSR1 is taken by one thread with sigwait(); every thread started from here on
 	 * inherits the block. */
 	sigset_t usr1;
@@ -357,6 +434,7 @@ static void release(struct mount *m)
 		fuse_remove_signal_handlers(m->se);
 	if (m->se)
 		fuse_session_destroy(m->se);
+	status_free(m->status);
 	readahead_free(m->fs.ra);
 	metrics_free(m->metrics);
 	bcache_free(m->blocks);
@@ -369,6 +447,7 @@ static void release(struct mount *m)
 	gcs_client_free(m->gcs);
 	auth_free(m->auth);
 	free(m->endpoint);
+	free(m->mountpoint);
 }
 
 static int run(struct config *cfg)
@@ -377,7 +456,8 @@ static int run(struct config *cfg)
 	int rc = 1;
 
 	if (connect_storage(cfg, &m) == 0 && open_local_state(cfg, &m) == 0 &&
-	    open_caches(cfg, &m) == 0 && assemble_fs(cfg, &m) == 0 && mount_fuse(cfg, &m) == 0)
+	    open_caches(cfg, &m) == 0 && assemble_fs(cfg, &m) == 0 && open_status(cfg, &m) == 0 &&
+	    mount_fuse(cfg, &m) == 0)
 		rc = serve(cfg, &m);
 	release(&m);
 	return rc;
@@ -394,12 +474,20 @@ int main(int argc, char **argv)
 		rc = rc > 0 ? 0 : 2;
 		goto out;
 	}
+	if (cfg.action == ACTION_STATUS) {
+		rc = status_command(cfg.mountpoint);
+		goto out;
+	}
+	if (cfg.action == ACTION_UNMOUNT) {
+		rc = unmount_command(cfg.mountpoint);
+		goto out;
+	}
 	log_level = cfg.log_level;
 	rc = 2;
 	if (config_check(&cfg))
 		goto out;
 	rc = 1;
-	if (check_mountpoint(cfg.mountpoint))
+	if (check_mountpoint(cfg.mountpoint) || check_fuse_device())
 		goto out;
 	if (cfg.log_file) {
 		int lrc = log_open(LOG_SINK_FILE, cfg.log_file);

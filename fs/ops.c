@@ -13,6 +13,7 @@
 #include "fs/metrics.h"
 #include "fs/ops_i.h"
 #include "fs/readahead.h"
+#include "fs/status.h"
 #include "util/log.h"
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -27,6 +28,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	}
 	if (fs->metrics && metrics_start(fs->metrics, fs) != 0)
 		log_warn("metrics threads could not start");
+	if (fs->status && status_start(fs->status, fs) != 0)
+		log_warn("the status thread could not start; gcsmount --status gets no answer");
 	/* Listings carry attributes, so let the kernel take them with the names. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;

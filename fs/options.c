@@ -117,18 +117,24 @@ static int takes_value(const struct opt_spec *o)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: gcsmount [options] BUCKET MOUNTPOINT\n"
-		     "\n"
-		     "Mounts a Google Cloud Storage bucket as a directory.\n"
-		     "\n"
-		     "  -f, --foreground      stay in the foreground and log to stderr\n"
-		     "  -d, --debug           log every request (implies -f)\n"
-		     "  -o OPT[,OPT...]       mount options, as below\n"
-		     "  --OPTION VALUE        any option below as a flag (--stat-ttl 5)\n"
-		     "  -h, --help            this text\n"
-		     "  -V, --version         the version\n"
-		     "\n"
-		     "Options:\n");
+	fprintf(out,
+		"Usage: gcsmount [options] BUCKET MOUNTPOINT\n"
+		"       gcsmount --status [MOUNTPOINT]\n"
+		"       gcsmount --unmount MOUNTPOINT\n"
+		"\n"
+		"Mounts a Google Cloud Storage bucket as a directory.\n"
+		"\n"
+		"  --status [MOUNTPOINT]  uploads pending, bytes staged, recovered files and\n"
+		"                        errors of a mount (of every gcsmount mount without one)\n"
+		"  --unmount MOUNTPOINT  wait until written data is uploaded, then unmount\n"
+		"  -f, --foreground      stay in the foreground and log to stderr\n"
+		"  -d, --debug           log every request (implies -f)\n"
+		"  -o OPT[,OPT...]       mount options, as below\n"
+		"  --OPTION VALUE        any option below as a flag (--stat-ttl 5)\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         the version\n"
+		"\n"
+		"Options:\n");
 	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++) {
 		const struct opt_spec *o = &opt_table[i];
 		char name[64];
@@ -329,6 +335,7 @@ static int parse_long(struct config *cfg, int argc, char **argv, int *i)
 /* Options and the two operands may come in any order, as mount(8) helpers pass them. */
 int config_parse_args(struct config *cfg, int argc, char **argv)
 {
+	const char *operands[2] = {NULL, NULL};
 	int positional = 0;
 	int only_operands = 0;
 
@@ -336,13 +343,15 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 		const char *a = argv[i];
 
 		if (only_operands || a[0] != '-' || a[1] == '\0') {
-			if (positional == 0)
-				cfg->bucket = a;
-			else if (positional == 1)
-				cfg->mountpoint = a;
+			if (positional < 2)
+				operands[positional] = a;
 			positional++;
 		} else if (strcmp(a, "--") == 0) {
 			only_operands = 1;
+		} else if (strcmp(a, "--status") == 0) {
+			cfg->action = ACTION_STATUS;
+		} else if (strcmp(a, "--unmount") == 0) {
+			cfg->action = ACTION_UNMOUNT;
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--foreground") == 0) {
 			cfg->foreground = 1;
 		} else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0) {
@@ -371,10 +380,30 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
 			return -1;
 		}
 	}
+	switch (cfg->action) {
+	case ACTION_STATUS:
+		if (positional > 1) {
+			fprintf(stderr, "gcsmount: --status takes at most one MOUNTPOINT\n");
+			return -1;
+		}
+		cfg->mountpoint = operands[0];
+		return 0;
+	case ACTION_UNMOUNT:
+		if (positional != 1) {
+			fprintf(stderr, "gcsmount: --unmount takes one MOUNTPOINT\n");
+			return -1;
+		}
+		cfg->mountpoint = operands[0];
+		return 0;
+	case ACTION_MOUNT:
+		break;
+	}
 	if (positional != 2) {
 		fprintf(stderr, "gcsmount: expected BUCKET and MOUNTPOINT (see gcsmount --help)\n");
 		return -1;
 	}
+	cfg->bucket = operands[0];
+	cfg->mountpoint = operands[1];
 	return 0;
 }
 

@@ -9,7 +9,14 @@
 
 /* Strings are malloc'd copies (config_free() frees them); bucket and mountpoint point into
  * argv. */
+enum action {
+	ACTION_MOUNT,	/* gcsmount BUCKET MOUNTPOINT */
+	ACTION_STATUS,	/* gcsmount --status [MOUNTPOINT] (mountpoint NULL: every mount) */
+	ACTION_UNMOUNT, /* gcsmount --unmount MOUNTPOINT */
+};
+
 struct config {
+	enum action action;
 	int foreground;
 	const char *bucket;
 	const char *mountpoint;

@@ -326,6 +326,9 @@ def test_bucket_refusal_names_the_identity_and_the_missing_permission(gcs, tmp_p
     assert f"access to bucket '{BUCKET}' denied for {SA_EMAIL} (HTTP 403" in out
     assert (f"{SA_EMAIL} does not have storage.objects.list access to the Google Cloud "
             "Storage bucket. Permission 'storage.objects.list' denied") in out
+    assert (f"`gcloud storage buckets add-iam-policy-binding gs://{BUCKET} "
+            f"--member=serviceAccount:{SA_EMAIL} --role=roles/storage.objectUser`") in out
+    assert out.count("\n") == 1
 
 
 def test_identity_with_object_roles_only_still_mounts(gcs, mount, tmp_path, rsa_keys,
@@ -500,13 +503,34 @@ def test_read_only_vm_scope_warns_and_mounts_read_only(gcs, mount, tmp_path, met
               anonymous=False)
     m.expect_log(r"allows only reading Cloud Storage")
     assert read(m, "hello.txt") == b"hello, credentials\n"
-    warning = m.stderr()
-    assert "warning:" in warning and md.email in warning
-    assert "stop the VM" in warning and "Full" in warning and "cloud-platform" in warning
+    warning = [line for line in m.log().splitlines() if " warning: " in line]
+    assert len(warning) == 1 and md.email in warning[0]
+    assert "stop the VM" in warning[0] and "Full" in warning[0]
+    assert "cloud-platform" in warning[0]
+    assert f"--service-account={md.email} --scopes=storage-full" in warning[0]
     assert _mounted_read_only(m.path)
     with pytest.raises(OSError) as exc:
         open(m.p("new.txt"), "wb")
     assert exc.value.errno == errno.EROFS
+
+
+def test_read_only_vm_scope_is_one_line_with_the_fix_in_a_notebook(gcs, tmp_path, metadata):
+    md = metadata(scopes=VM_DEFAULT_SCOPES)
+    m = Mount(gcs.url, BUCKET, tmp_path / "nb", tmp_path / "nb.log", foreground=False,
+              anonymous=False, env=hermetic_env(tmp_path, GCE_METADATA_HOST=md.host,
+                                                NO_GCE_CHECK=None))
+    os.makedirs(m.path, exist_ok=True)
+    try:
+        res = subprocess.run(m.command(), env=m.environment(), capture_output=True, timeout=60)
+        out = res.stdout.decode()
+        assert res.returncode == 0 and res.stderr == b"", res.stderr
+        assert out.count("\n") == 1
+        assert out.startswith(f"gcsmount: mounted gs://{BUCKET} on {os.path.realpath(m.path)} "
+                              f"read-only, as {md.email}: the token of {md.email} allows only "
+                              "reading Cloud Storage")
+        assert "stop the VM" in out and "--scopes=storage-full" in out
+    finally:
+        m.stop()
 
 
 def test_vm_without_a_storage_scope_is_refused_with_the_fix(gcs, tmp_path, metadata):
