@@ -27,6 +27,41 @@ int dir_name_showable(const char *name, size_t len)
 	return memchr(name, '/', len) == NULL;
 }
 
+int dir_name_is_utf8(const char *name, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)name, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p++;
+		size_t more;
+		unsigned min;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			more = 1, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			more = 2, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			more = 3, min = 0x10000;
+		else
+			return 0;
+		if ((size_t)(end - p) < more)
+			return 0;
+		unsigned cp = c & (0x3f >> more);
+		for (size_t i = 0; i < more; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
+		if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		p += more;
+	}
+	return 1;
+}
+
 char *dir_join(const char *dirpath, const char *name)
 {
 	struct buf b;

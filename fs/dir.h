@@ -56,5 +56,7 @@ size_t dir_split_points(const char *first, const char *last, const char *end, si
 
 /* Joins a directory path and a name into a newly allocated object path. */
 char *dir_join(const char *dirpath, const char *name);
+/* Whether name (len bytes) is well-formed UTF-8, as GCS requires of object names. */
+int dir_name_is_utf8(const char *name, size_t len);
 
 #endif

@@ -40,8 +40,8 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!pdir)
 		goto fail;
 	rc = -ENOENT;
-	if (!dir_name_showable(name, len))
-		goto fail;
+	if (!dir_name_showable(name, len) || !dir_name_is_utf8(name, len))
+		goto fail; /* no object can have that name */
 	rc = -ENOMEM;
 	path = dir_join(dirpath, name);
 	if (!path)

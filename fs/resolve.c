@@ -264,7 +264,8 @@ int fs_new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir
 	if (strlen(name) > 255)
 		goto out;
 	rc = -EINVAL;
-	if (strpbrk(name, "\r\n") || !dir_name_showable(name, strlen(name)))
+	if (strpbrk(name, "\r\n") || !dir_name_showable(name, strlen(name)) ||
+	    !dir_name_is_utf8(name, strlen(name)))
 		goto out;
 	rc = -ENOMEM;
 	*path = dir_join(dirpath, name);

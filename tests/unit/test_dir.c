@@ -61,6 +61,24 @@ static void points_stay_inside_the_range_and_the_bound(void)
 		  "x/a1|x/a2|x/a3|x/a4|x/a5|x/a6|x/a7|x/a8|x/a9");
 }
 
+static void only_well_formed_utf8_names_pass(void)
+{
+	static const char *good[] = {
+		"plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "ctl\x01\x7f", ""};
+	static const char *bad[] = {"\xff",
+				    "bad-\xff\xfe",
+				    "\xc0\xaf" /* overlong '/' */,
+				    "\xe0\x80\xaf",
+				    "\xed\xa0\x80" /* surrogate */,
+				    "\xf4\x90\x80\x80" /* past U+10FFFF */,
+				    "\xe2\x82" /* cut */};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(dir_name_is_utf8(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(!dir_name_is_utf8(bad[i], strlen(bad[i])));
+}
+
 static void merged_listings_keep_one_entry_per_name(void)
 {
 	struct dirlist l = {0};
@@ -88,5 +106,6 @@ int main(void)
 	RUN(letters_count_through_their_own_case);
 	RUN(points_stay_inside_the_range_and_the_bound);
 	RUN(merged_listings_keep_one_entry_per_name);
+	RUN(only_well_formed_utf8_names_pass);
 	return CHECK_DONE();
 }
