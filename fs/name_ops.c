@@ -139,6 +139,22 @@ static void new_entry_meta(fuse_req_t req, fuse_ino_t parent, int is_dir, mode_t
 		posix_meta_gid(m, gid);
 }
 
+/* The start of mkdir, mknod and symlink: a name that is free (fs/path, malloc'd) and the
+ * metadata of the new entry. Replies with the error and returns it when there is none. */
+static int begin_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int is_dir, mode_t mode,
+		       int store_mode, char **path, struct posix_meta *m)
+{
+	struct gmfs *fs = fs_of(req);
+	int rc = fs->read_only ? -EROFS : absent_name(fs, parent, name, is_dir, path);
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return rc;
+	}
+	new_entry_meta(req, parent, is_dir, mode, store_mode, m);
+	return 0;
+}
+
 /* Creates a small object for a new directory (its placeholder), symlink or special file, and
  * replies with the new entry. ifGenerationMatch=0 makes a name taken meanwhile fail with
  * EEXIST. */
@@ -184,18 +200,11 @@ static void create_small(fuse_req_t req, const char *path, int is_dir, const cha
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct gmfs *fs = fs_of(req);
 	struct posix_meta m;
 	char *path = NULL;
-	int rc;
 
-	REFUSE_IF_READ_ONLY(fs, req);
-	rc = absent_name(fs, parent, name, 1, &path);
-	if (rc) {
-		fuse_reply_err(req, -rc);
+	if (begin_entry(req, parent, name, 1, S_IFDIR | (mode & 07777), 1, &path, &m))
 		return;
-	}
-	new_entry_meta(req, parent, 1, S_IFDIR | (mode & 07777), 1, &m);
 	create_small(req, path, 1, "", &m);
 	free(path);
 }
@@ -205,24 +214,17 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
  * makes an empty one. */
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	struct gmfs *fs = fs_of(req);
 	mode_t type = mode & S_IFMT;
 	struct posix_meta m;
 	char *path = NULL;
-	int rc;
 
-	REFUSE_IF_READ_ONLY(fs, req);
 	if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
 	    type != S_IFBLK) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	rc = absent_name(fs, parent, name, 0, &path);
-	if (rc) {
-		fuse_reply_err(req, -rc);
+	if (begin_entry(req, parent, name, 0, mode, 1, &path, &m))
 		return;
-	}
-	new_entry_meta(req, parent, 0, mode, 1, &m);
 	if (type == S_IFCHR || type == S_IFBLK)
 		posix_meta_rdev(&m, rdev);
 	create_small(req, path, 0, "", &m);
@@ -613,18 +615,11 @@ out:
 
 void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	struct gmfs *fs = fs_of(req);
 	struct posix_meta m;
 	char *path = NULL;
-	int rc;
 
-	REFUSE_IF_READ_ONLY(fs, req);
-	rc = absent_name(fs, parent, name, 0, &path);
-	if (rc) {
-		fuse_reply_err(req, -rc);
+	if (begin_entry(req, parent, name, 0, S_IFLNK | 0777, 0, &path, &m))
 		return;
-	}
-	new_entry_meta(req, parent, 0, S_IFLNK | 0777, 0, &m);
 	/* Both forms: gcloud and Storage Transfer Service read the first, gcsfuse either. */
 	posix_meta_add(&m, "goog-reserved-file-is-symlink", "true");
 	posix_meta_add(&m, "gcsfuse_symlink_target", link);

@@ -74,7 +74,7 @@ nomem:
 	return NULL;
 }
 
-static uint64_t count_entries(const char *dir)
+uint64_t status_count_files(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -108,7 +108,7 @@ int status_format(struct buf *out, const struct status_facts *f, struct gmfs *fs
 			  f->bucket, f->mountpoint, f->access, f->identity, (int)getpid(),
 			  (unsigned long long)up.pending_files, (unsigned long long)up.staged_bytes,
 			  (unsigned long long)up.failed_files,
-			  (unsigned long long)(recovered ? count_entries(recovered) : 0),
+			  (unsigned long long)(recovered ? status_count_files(recovered) : 0),
 			  recovered ? recovered : "-", log_error_count());
 }
 

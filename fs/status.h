@@ -53,6 +53,8 @@ int status_query(const char *mountpoint, struct buf *out, pid_t *pid);
 /* The same, from the daemon pid of a mount already unmounted (it answers while it uploads
  * what is left): -EPERM when the answer is not from that daemon. */
 int status_query_daemon(const char *mountpoint, pid_t pid, struct buf *out);
+/* How many entries the folder dir holds (0 if it cannot be read): recovered files. */
+uint64_t status_count_files(const char *dir);
 /* The number after "key: " in status lines, or 0. */
 uint64_t status_value(const char *text, const char *key);
 

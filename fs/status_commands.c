@@ -6,7 +6,6 @@
  * in the recovery folder, and the command says so and fails. */
 #include "fs/status_commands.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -79,21 +78,6 @@ int status_command(const char *mountpoint)
 	return rc;
 }
 
-static uint64_t count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	uint64_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* The folder named on the "recovered files: N in FOLDER" line, malloc'd, or NULL. */
 static char *recovered_dir(const char *text)
 {
@@ -143,7 +127,7 @@ int unmount_command(const char *mountpoint)
 		goto out;
 	}
 	recovered = recovered_dir(text.data);
-	before = recovered ? count_entries(recovered) : 0;
+	before = recovered ? status_count_files(recovered) : 0;
 	rc = do_unmount(mp);
 	if (rc) {
 		fprintf(stderr,
@@ -170,7 +154,7 @@ int unmount_command(const char *mountpoint)
 		struct timespec ts = {0, 100000000};
 		nanosleep(&ts, NULL);
 	}
-	uint64_t after = recovered ? count_entries(recovered) : 0;
+	uint64_t after = recovered ? status_count_files(recovered) : 0;
 	if (after > before) {
 		fprintf(stderr,
 			"gcsmount: unmounted %s, but %llu file(s) could not be uploaded; their "
