@@ -447,6 +447,72 @@ static long http_version(const struct gcs_client *c, const char *url)
 	return c->h2c_version;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The rate watchdog, called by libcurl about once a second and whenever data moves. The first
+ * window opens once the connection is up (its set-up has a timeout of its own). */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct gcs_req *r = arg;
+	const struct gcs_client *c = r->client;
+	int64_t now, moved = (int64_t)dlnow + (int64_t)ulnow;
+
+	(void)dltotal;
+	(void)ultotal;
+	if (r->window_ms < 0) {
+		curl_off_t connected = 0;
+		long fresh = 0;
+
+		/* A new connection still being set up (a reused one counts no new connect). */
+		curl_easy_getinfo(r->curl, CURLINFO_NUM_CONNECTS, &fresh);
+		curl_easy_getinfo(r->curl, CURLINFO_CONNECT_TIME_T, &connected);
+		if (fresh > 0 && connected == 0 && moved == 0)
+			return 0;
+		r->window_ms = now_ms();
+		r->window_bytes = moved;
+		return 0;
+	}
+	now = now_ms();
+	if (now - r->window_ms < c->o.io_timeout_s * 1000)
+		return 0;
+	if (moved - r->window_bytes < (int64_t)c->o.min_rate_bps * c->o.io_timeout_s) {
+		r->stalled = 1;
+		snprintf(r->xport_msg, sizeof(r->xport_msg),
+			 "transfer stalled: %lld bytes in %lld ms (at least %ld bytes/s wanted)",
+			 (long long)(moved - r->window_bytes), (long long)(now - r->window_ms),
+			 c->o.min_rate_bps);
+		return 1;
+	}
+	r->window_ms = now;
+	r->window_bytes = moved;
+	return 0;
+}
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+/* Called before each time the request goes out. libcurl sends a request again by itself when
+ * a reused connection turns out dead before any answer; for a mutation, the first send may
+ * have been carried out all the same, which the caller must know. */
+static int on_send(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+		   int conn_local_port)
+{
+	struct gcs_req *r = arg;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	r->sends++;
+	return CURL_PREREQFUNC_OK;
+}
+#endif
+
 static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_slist *headers,
 			 int64_t left_ms)
 {
@@ -466,15 +532,28 @@ static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_sl
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->xport_msg);
 	/* Three bounds on an attempt: the connection (TCP and TLS) must be up within the connect
-	 * timeout; then the transfer, whose rate libcurl measures over both directions together
-	 * (waiting for an answer counts as rate 0), must keep above min_rate_bps over any
-	 * io_timeout_s, so that neither a stall nor a drip holds the thread; and the whole
-	 * attempt ends at the operation's deadline. */
+	 * timeout; then the transfer must move min_rate_bps, both directions together, in every
+	 * io_timeout_s window (on_progress: waiting for an answer moves nothing), so that
+	 * neither a stall nor a drip holds the thread; and the whole attempt ends at the
+	 * operation's deadline. libcurl's own low-speed check is not used: it averages over
+	 * the last five seconds, so a stall right after a burst would go unseen that long. */
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(left_ms > LONG_MAX ? LONG_MAX : left_ms));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(connect_ms < left_ms ? connect_ms : left_ms));
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, c->o.min_rate_bps);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->o.io_timeout_s);
+	r->window_ms = -1;
+	r->stalled = 0;
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
+	r->sends = 0;
+#if LIBCURL_VERSION_NUM >= 0x075000
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_send);
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, r);
+#else
+	/* No way to see libcurl's own resends: mutations never reuse a connection. */
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+#endif
 	/* A redirect is an answer, not an instruction: following one would carry the
 	 * Authorization header (and an upload's body) to wherever it points. */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -519,6 +598,8 @@ static void log_failure(const struct gcs_req *r, int rc, long delay_ms, int atte
 		level = LOG_WARNING;
 	else if (r->status && (r->status == r->quiet[0] || r->status == r->quiet[1]))
 		level = LOG_DEBUG;
+	else if (r->uncertain && (r->status == 404 || r->status == 412))
+		level = LOG_INFO; /* maybe our own lost attempt's doing: the caller finds out */
 	if (level > log_level)
 		return;
 
@@ -560,14 +641,6 @@ static void log_request(const struct gcs_req *r, CURLcode cc, curl_off_t got, cu
 	gm_log(LOG_DEBUG, "request %s %s %s: %s, %lld bytes in, %lld out, %lld ms, attempt %d",
 	       r->op, r->method, r->object && r->object[0] ? r->object : "-", what, (long long)got,
 	       (long long)sent, (long long)(us / 1000), attempt);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void gcs_retry_init(struct gcs_client *c, struct gcs_retry *t)
@@ -687,6 +760,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	r->curl = pool_get(c);
 	if (!r->curl)
 		return -ENOMEM;
+	r->client = c;
 	buf_init(&r->body, r->sink ? ERROR_BODY_MAX : JSON_BODY_MAX);
 	r->uncertain = 0;
 
@@ -785,6 +859,8 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 			r->xport = GCS_XPORT_OTHER;
 			snprintf(r->xport_msg, sizeof(r->xport_msg),
 				 "the answer is larger than %zu bytes; not read further", r->body.max);
+		} else if (r->stalled) {
+			r->xport = GCS_XPORT_TIMEOUT;
 		} else {
 			r->xport = classify(cc);
 			if (r->xport == GCS_XPORT_OK)
@@ -792,6 +868,12 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		}
 		if (LOG_DEBUG <= log_level)
 			log_request(r, cc, got, sent, attempt);
+		if (r->sends > 1) {
+			/* Sent twice by libcurl: the first may have been done, its answer lost. */
+			log_debug("%s %s: libcurl sent the request again on a new connection", r->op,
+				  r->object ? r->object : "-");
+			r->uncertain = 1;
+		}
 		if (r->sink_overflow || r->body_overflow) {
 			/* The same request would get the same answer. */
 			rc = -EIO;

@@ -114,12 +114,18 @@ struct gcs_req {
 	uint64_t sink_base;
 
 	/* Response. */
+	const struct gcs_client *client;
 	CURL *curl;
 	long status;
 	enum gcs_xport xport;
 	char xport_msg[CURL_ERROR_SIZE];
 	struct buf body;
 	int body_overflow; /* a 2xx body passed the buffer's ceiling */
+	/* Rate watchdog of the current attempt: bytes moved (both ways) when its window began. */
+	int64_t window_ms;
+	int64_t window_bytes;
+	int stalled; /* the watchdog cut the transfer */
+	int sends;   /* times this attempt's request went out (libcurl resends on its own) */
 	/* Set when an attempt whose outcome is unknown (the answer was lost or damaged, or a
 	 * 5xx) was followed by another: the final answer may describe the state that the lost
 	 * attempt itself created (a 404 for a delete that happened). */

@@ -6,13 +6,29 @@ appear in the request log.
   POST   /_fake/reset     drop everything; --bucket buckets come back empty
   POST   /_fake/buckets   {"name": "b"} create a bucket
   POST   /_fake/faults    {"op": "xml.get", "count": 3, <kind>, "name_contains": "x",
-                           "after": false}
+                           "after": false, "skip": 0, "at_byte": null}
                           kind is one of "status": 503, "reset": true,
                           "stall": SECONDS, "cut_after": BYTES,
                           "break_item": {"name": N, "field": F, "value": V}: in a JSON
                           answer, the object resource named N (the answer itself, or one
                           of a listing's items) gets F set to V, or removed when V is
-                          absent or null; other answers are sent unchanged
+                          absent or null; other answers are sent unchanged,
+                          "drip": BYTES_PER_SECOND: the body trickles out at that rate,
+                          "corrupt": OFFSET: one byte of the body (at OFFSET, or the last)
+                          is flipped, headers unchanged,
+                          "truncate": BYTES: the body is cut to BYTES with a Content-Length
+                          that agrees (framing intact, other headers unchanged),
+                          "body": TEXT: the body is replaced by TEXT (and the status by
+                          "body_status" when given),
+                          "redirect": URL: 302 to URL instead of running the operation,
+                          "inflate": BYTES: a JSON answer gets a "padding" field that long,
+                          "page_token": "repeat" | "restart": an objects.list answer's
+                          nextPageToken becomes the token of the request (repeat) or a
+                          new one that starts the listing over (restart)
+                          name_contains matches object names, and a listing's prefix;
+                          skip: let that many matching requests pass first (chunk k of an
+                          upload); at_byte: stall and reset strike after that many bytes of
+                          the body instead of before the answer
   GET    /_fake/faults    faults still pending
   DELETE /_fake/faults    clear faults
   POST   /_fake/shape     {"latency_ms": 30, "bandwidth_bps": 60000000}; {} clears
@@ -33,12 +49,14 @@ appear in the request log.
 
 import json
 import threading
+import uuid
 from dataclasses import asdict, dataclass
 
-from . import errors
+from . import errors, store
 from .messages import empty_response, json_response
 
-FAULT_KINDS = ("status", "reset", "stall", "cut_after", "break_item")
+FAULT_KINDS = ("status", "reset", "stall", "cut_after", "break_item", "drip", "corrupt",
+               "truncate", "body", "redirect", "inflate", "page_token")
 
 
 @dataclass
@@ -49,6 +67,9 @@ class Fault:
     value: object
     name_contains: object = None
     after: bool = False     # status/reset: apply after the operation ran
+    skip: int = 0           # matching requests let through before the fault strikes
+    at_byte: object = None  # stall/reset: strike after this many body bytes
+    body_status: object = None  # body: the status to send with it
 
     def matches(self, op, names):
         if self.op not in ("*", op):
@@ -70,11 +91,19 @@ def parse_fault(spec):
     try:
         if kind == "status":
             value = int(value)
-        elif kind == "stall":
+        elif kind in ("stall", "drip"):
             value = float(value)
-        elif kind == "cut_after":
+            if value <= 0 and kind == "drip":
+                raise ValueError
+        elif kind in ("cut_after", "corrupt", "truncate", "inflate"):
             value = int(value)
             if value < 0:
+                raise ValueError
+        elif kind in ("body", "redirect"):
+            if not isinstance(value, str):
+                raise ValueError
+        elif kind == "page_token":
+            if value not in ("repeat", "restart"):
                 raise ValueError
         elif kind == "break_item":
             if (not isinstance(value, dict) or not isinstance(value.get("name"), str)
@@ -85,10 +114,14 @@ def parse_fault(spec):
         else:
             value = True
         count = int(spec.get("count", 1))
+        skip = int(spec.get("skip") or 0)
+        at_byte = None if spec.get("at_byte") is None else int(spec["at_byte"])
+        body_status = None if spec.get("body_status") is None else int(spec["body_status"])
     except (TypeError, ValueError):
         raise errors.invalid("Invalid fault value: %r" % spec)
     return Fault(op=str(spec.get("op") or "*"), count=count, kind=kind, value=value,
-                 name_contains=spec.get("name_contains"), after=bool(spec.get("after", False)))
+                 name_contains=spec.get("name_contains"), after=bool(spec.get("after", False)),
+                 skip=skip, at_byte=at_byte, body_status=body_status)
 
 
 class Faults:
@@ -106,6 +139,9 @@ class Faults:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(op, names):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     fault.count -= 1
                     if fault.count <= 0:
                         self._faults.remove(fault)
@@ -166,6 +202,52 @@ def break_item(response, spec):
             res[spec["field"]] = spec["value"]
     response.body = json.dumps(doc).encode()
     return response
+
+
+def _json_doc(response):
+    if response.status != 200 or not (response.header("Content-Type") or "").startswith(
+            "application/json"):
+        return None
+    try:
+        doc = json.loads(bytes(response.body))
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _set_body(response, body):
+    response.body = body
+    response.headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+    return response
+
+
+def damage_body(response, fault, request_query):
+    """The answer as a body-damaging fault (corrupt, truncate, body, inflate, page_token)
+    leaves it."""
+    kind, value = fault.kind, fault.value
+    body = bytes(response.body or b"")
+    if kind == "corrupt" and body:
+        data = bytearray(body)
+        data[min(value, len(data) - 1)] ^= 0xFF
+        return _set_body(response, bytes(data))
+    if kind == "truncate":
+        return _set_body(response, body[:value])
+    if kind == "body":
+        if fault.body_status is not None:
+            response.status = fault.body_status
+        return _set_body(response, value.encode())
+    doc = _json_doc(response)
+    if doc is None:
+        return response
+    if kind == "inflate":
+        doc["padding"] = "x" * value
+    elif kind == "page_token":
+        if value == "repeat" and request_query.get("pageToken"):
+            doc["nextPageToken"] = request_query["pageToken"]
+        elif value == "restart":
+            # Valid, new each time, and it sorts before every name: page one again.
+            doc["nextPageToken"] = store.encode_token("\x00" + uuid.uuid4().hex)
+    return _set_body(response, json.dumps(doc).encode())
 
 
 def parse_shaping(spec):

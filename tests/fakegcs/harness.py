@@ -160,8 +160,10 @@ class FakeGCS:
 
     def fault(self, op, count=1, **kwargs):
         """Inject a fault: status=503 | reset=True | stall=SECONDS | cut_after=BYTES |
-        break_item={"name": N, "field": F, "value": V} (see control.py), optionally
-        name_contains="part" and after=True."""
+        break_item={"name": N, "field": F, "value": V} | drip=BYTES_PER_S |
+        corrupt=OFFSET | truncate=BYTES | body=TEXT (body_status=N) | redirect=URL |
+        inflate=BYTES | page_token="repeat"|"restart" (see control.py), optionally
+        name_contains="part", after=True, skip=N and at_byte=N."""
         spec = {"op": op, "count": count}
         spec.update(kwargs)
         self._json("POST", "/_fake/faults", spec)

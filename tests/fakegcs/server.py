@@ -158,12 +158,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                      "query": query, "status": None, "class": route.price_class,
                      "bytes_out": 0, "bytes_in": 0, "bucket": route.bucket,
                      "object": route.object, "time": time.time()}
-        fault = None if internal else state.faults.take(route.op, route.names())
+        names = route.names()
+        if route.op in ("objects.list", "xml.list") and query.get("prefix"):
+            names.append(query["prefix"])       # a listing is named by its prefix
+        fault = None if internal else state.faults.take(route.op, names)
         kind = fault.kind if fault is not None else None
         if entry is not None and kind is not None:
             entry["fault"] = kind
 
-        if kind == "reset" and not fault.after:
+        if kind == "reset" and not fault.after and fault.at_byte is None:
             self._log(entry, 0)
             self._reset_connection()
             return
@@ -187,6 +190,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         if kind == "status" and not fault.after:
             response = self._error_response(route, errors.injected(fault.value))
+        elif kind == "redirect":
+            response = Response(302, [("Location", fault.value)], b"")
         elif route_error is not None:
             response = self._error_response(route, route_error)
         elif pays_missing:
@@ -198,7 +203,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             response = self._run(state, route, self._request(raw_path, query, body))
 
-        if kind == "reset":                     # after the operation ran
+        midway = kind in ("stall", "reset") and fault.at_byte is not None
+        if kind == "reset" and not midway:      # after the operation ran
             self._log(entry, 0)
             self._reset_connection()
             return
@@ -206,17 +212,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             response = self._error_response(route, errors.injected(fault.value))
         if kind == "break_item":
             response = control.break_item(response, fault.value)
-        if kind == "stall":
+        if kind in ("corrupt", "truncate", "body", "inflate", "page_token"):
+            response = control.damage_body(response, fault, query)
+        if kind == "stall" and not midway:
             time.sleep(fault.value)
         shaping = None if internal else state.shaping
         if shaping is not None and shaping.latency_ms:
             time.sleep(shaping.latency_ms / 1000.0)
 
         cut = fault.value if kind == "cut_after" else None
+        if kind == "reset" and midway:
+            cut = fault.at_byte
         body_len = len(response.body) if response.send_body and self.command != "HEAD" else 0
         self._log(entry, response.status, body_len if cut is None else min(body_len, cut))
         self._send(response, cut_after=cut,
-                   bandwidth=shaping.bandwidth_bps if shaping is not None else 0)
+                   bandwidth=shaping.bandwidth_bps if shaping is not None else 0,
+                   drip=fault.value if kind == "drip" else 0,
+                   pause=(fault.at_byte, fault.value) if kind == "stall" and midway else None,
+                   reset=kind == "reset")
 
     def _request(self, raw_path, query, body):
         return Request(method=self.command, raw_path=raw_path, query=query,
@@ -258,7 +271,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # --- response side ---------------------------------------------------------
 
-    def _send(self, response, cut_after=None, bandwidth=0):
+    def _send(self, response, cut_after=None, bandwidth=0, drip=0, pause=None, reset=False):
+        """Writes the answer. cut_after: close (FIN, or RST with reset) after that many body
+        bytes; drip: body bytes per second; pause: (at, seconds), a stall within the body."""
         status = response.status
         body = response.body if response.body is not None else b""
         send_body = response.send_body and self.command != "HEAD" and status not in _NO_LENGTH
@@ -281,13 +296,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if cut_after is not None:
                 body = memoryview(body)[:cut_after]
-            if len(body) <= _SMALL_BODY and not bandwidth:
+            if drip or pause:
+                self.wfile.write(head)
+                self._write_slowly(memoryview(body).cast("B"), drip, pause)
+            elif len(body) <= _SMALL_BODY and not bandwidth:
                 self.wfile.write(head + bytes(body))
             else:
                 self.wfile.write(head)
                 self._write_body(memoryview(body).cast("B"), bandwidth)
         except (ConnectionError, BrokenPipeError, socket.timeout):
             self.close_connection = True
+            return
+        if cut_after is not None and reset:
+            self.wfile.flush()
+            self._reset_connection()
             return
         if cut_after is not None:
             try:
@@ -311,6 +333,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ahead = sent / bandwidth - (time.monotonic() - start)
             if ahead > 0:
                 time.sleep(ahead)
+
+    def _write_slowly(self, view, drip, pause):
+        """The body a byte at a time at drip bytes per second, or whole with one pause."""
+        if pause:
+            at, seconds = pause
+            self.wfile.write(view[:at])
+            self.wfile.flush()
+            time.sleep(seconds)
+            self.wfile.write(view[at:])
+            return
+        step = max(1, int(drip / 10))
+        for pos in range(0, len(view), step):
+            self.wfile.write(view[pos:pos + step])
+            self.wfile.flush()
+            time.sleep(step / drip)
 
     def _reset_connection(self):
         """Drop the connection without an answer: RST, not FIN."""
