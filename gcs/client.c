@@ -483,11 +483,10 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	if (now - r->window_ms < c->o.io_timeout_s * 1000)
 		return 0;
 	if (moved - r->window_bytes < (int64_t)c->o.min_rate_bps * c->o.io_timeout_s) {
+		/* Kept for the message, which libcurl's own would overwrite. */
 		r->stalled = 1;
-		snprintf(r->xport_msg, sizeof(r->xport_msg),
-			 "transfer stalled: %lld bytes in %lld ms (at least %ld bytes/s wanted)",
-			 (long long)(moved - r->window_bytes), (long long)(now - r->window_ms),
-			 c->o.min_rate_bps);
+		r->window_bytes = moved - r->window_bytes;
+		r->window_ms = now - r->window_ms;
 		return 1;
 	}
 	r->window_ms = now;
@@ -861,6 +860,10 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 				 "the answer is larger than %zu bytes; not read further", r->body.max);
 		} else if (r->stalled) {
 			r->xport = GCS_XPORT_TIMEOUT;
+			snprintf(r->xport_msg, sizeof(r->xport_msg),
+				 "transfer stalled: %lld bytes in %lld ms (at least %ld bytes/s wanted)",
+				 (long long)r->window_bytes, (long long)r->window_ms,
+				 c->o.min_rate_bps);
 		} else {
 			r->xport = classify(cc);
 			if (r->xport == GCS_XPORT_OK)

@@ -66,28 +66,24 @@ struct list_ctx {
 	uint64_t max_pages;
 };
 
-/* The smallest and the greatest name of a page (items and prefixes are each sorted). */
-static void page_bounds(const struct gcs_list_page *pg, const char **lo, const char **hi)
+static void page_names(const struct gcs_list_page *pg, struct gcs_page_names *n)
 {
-	*lo = *hi = NULL;
+	memset(n, 0, sizeof(*n));
 	if (pg->n_items) {
-		*lo = pg->items[0].name;
-		*hi = pg->items[pg->n_items - 1].name;
+		n->first_item = pg->items[0].name;
+		n->last_item = pg->items[pg->n_items - 1].name;
 	}
 	if (pg->n_prefixes) {
-		const char *a = pg->prefixes[0], *b = pg->prefixes[pg->n_prefixes - 1];
-
-		if (!*lo || strcmp(a, *lo) < 0)
-			*lo = a;
-		if (!*hi || strcmp(b, *hi) > 0)
-			*hi = b;
+		n->first_prefix = pg->prefixes[0];
+		n->last_prefix = pg->prefixes[pg->n_prefixes - 1];
 	}
 }
 
 static int list_check(struct gcs_req *r)
 {
 	struct list_ctx *x = r->check_arg;
-	const char *lo, *hi, *why = NULL;
+	struct gcs_page_names names;
+	const char *why = NULL;
 	char *next = NULL;
 	int rc;
 
@@ -95,8 +91,8 @@ static int list_check(struct gcs_req *r)
 	rc = gcs_list_page_parse(r->body.data, r->body.len, x->out);
 	if (rc)
 		return rc == -EPROTO ? damaged(r, "the listing is not readable") : rc;
-	page_bounds(x->out, &lo, &hi);
-	rc = gcs_pagetrail_next(x->trail, lo, hi, x->out->next_page_token, x->max_pages, &next,
+	page_names(x->out, &names);
+	rc = gcs_pagetrail_next(x->trail, &names, x->out->next_page_token, x->max_pages, &next,
 				&why);
 	if (rc == -EIO) {
 		snprintf(r->err.reason, sizeof(r->err.reason), "endless listing");

@@ -23,8 +23,9 @@ appear in the request log.
                           "redirect": URL: 302 to URL instead of running the operation,
                           "inflate": BYTES: a JSON answer gets a "padding" field that long,
                           "page_token": "repeat" | "restart": an objects.list answer's
-                          nextPageToken becomes the token of the request (repeat) or a
-                          new one that starts the listing over (restart)
+                          nextPageToken becomes the token of the request (repeat; on a
+                          first page, one that starts it over) or a new one that starts
+                          the listing over (restart, on pages that list something)
                           name_contains matches object names, and a listing's prefix;
                           skip: let that many matching requests pass first (chunk k of an
                           upload); at_byte: stall and reset strike after that many bytes of
@@ -236,15 +237,20 @@ def damage_body(response, fault, request_query):
         if fault.body_status is not None:
             response.status = fault.body_status
         return _set_body(response, value.encode())
+    if kind == "inflate":
+        if _json_doc(response) is None or not body.startswith(b"{"):
+            return response
+        # Spliced, not encoded: tens of megabytes go out at once.
+        sep = b"," if body.strip() != b"{}" else b""
+        return _set_body(response, b'{"padding": "' + b"x" * value + b'"' + sep + body[1:])
     doc = _json_doc(response)
     if doc is None:
         return response
-    if kind == "inflate":
-        doc["padding"] = "x" * value
-    elif kind == "page_token":
-        if value == "repeat" and request_query.get("pageToken"):
-            doc["nextPageToken"] = request_query["pageToken"]
-        elif value == "restart":
+    if kind == "page_token":
+        if value == "repeat":
+            # The token asked with, or on a first page one that will be asked with again.
+            doc["nextPageToken"] = request_query.get("pageToken") or store.encode_token("\x00")
+        elif value == "restart" and (doc.get("items") or doc.get("prefixes")):
             # Valid, new each time, and it sorts before every name: page one again.
             doc["nextPageToken"] = store.encode_token("\x00" + uuid.uuid4().hex)
     return _set_body(response, json.dumps(doc).encode())
