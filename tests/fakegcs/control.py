@@ -21,6 +21,8 @@ appear in the request log.
                           "body": TEXT: the body is replaced by TEXT (and the status by
                           "body_status" when given),
                           "redirect": URL: 302 to URL instead of running the operation,
+                          "location": URL: the answer's Location header (an upload
+                          session) becomes URL,
                           "inflate": BYTES: a JSON answer gets a "padding" field that long,
                           "page_token": "repeat" | "restart": an objects.list answer's
                           nextPageToken becomes the token of the request (repeat; on a
@@ -29,7 +31,8 @@ appear in the request log.
                           name_contains matches object names, and a listing's prefix;
                           skip: let that many matching requests pass first (chunk k of an
                           upload); at_byte: stall and reset strike after that many bytes of
-                          the body instead of before the answer
+                          the body instead of before the answer; before_body: a stall
+                          strikes before the request's body is read (the upload stalls)
   GET    /_fake/faults    faults still pending
   DELETE /_fake/faults    clear faults
   POST   /_fake/shape     {"latency_ms": 30, "bandwidth_bps": 60000000}; {} clears
@@ -57,7 +60,7 @@ from . import errors, store
 from .messages import empty_response, json_response
 
 FAULT_KINDS = ("status", "reset", "stall", "cut_after", "break_item", "drip", "corrupt",
-               "truncate", "body", "redirect", "inflate", "page_token")
+               "truncate", "body", "redirect", "inflate", "page_token", "location")
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Fault:
     skip: int = 0           # matching requests let through before the fault strikes
     at_byte: object = None  # stall/reset: strike after this many body bytes
     body_status: object = None  # body: the status to send with it
+    before_body: bool = False   # stall: before reading the request body
 
     def matches(self, op, names):
         if self.op not in ("*", op):
@@ -100,7 +104,7 @@ def parse_fault(spec):
             value = int(value)
             if value < 0:
                 raise ValueError
-        elif kind in ("body", "redirect"):
+        elif kind in ("body", "redirect", "location"):
             if not isinstance(value, str):
                 raise ValueError
         elif kind == "page_token":
@@ -122,7 +126,8 @@ def parse_fault(spec):
         raise errors.invalid("Invalid fault value: %r" % spec)
     return Fault(op=str(spec.get("op") or "*"), count=count, kind=kind, value=value,
                  name_contains=spec.get("name_contains"), after=bool(spec.get("after", False)),
-                 skip=skip, at_byte=at_byte, body_status=body_status)
+                 skip=skip, at_byte=at_byte, body_status=body_status,
+                 before_body=bool(spec.get("before_body", False)))
 
 
 class Faults:
@@ -219,6 +224,12 @@ def _json_doc(response):
 def _set_body(response, body):
     response.body = body
     response.headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+    return response
+
+
+def set_location(response, url):
+    response.headers = [(k, v) for k, v in response.headers if k.lower() != "location"]
+    response.headers.append(("Location", url))
     return response
 
 

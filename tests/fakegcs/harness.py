@@ -162,8 +162,9 @@ class FakeGCS:
         """Inject a fault: status=503 | reset=True | stall=SECONDS | cut_after=BYTES |
         break_item={"name": N, "field": F, "value": V} | drip=BYTES_PER_S |
         corrupt=OFFSET | truncate=BYTES | body=TEXT (body_status=N) | redirect=URL |
-        inflate=BYTES | page_token="repeat"|"restart" (see control.py), optionally
-        name_contains="part", after=True, skip=N and at_byte=N."""
+        inflate=BYTES | page_token="repeat"|"restart" | location=URL (see control.py),
+        optionally name_contains="part", after=True, skip=N, at_byte=N and
+        before_body=True."""
         spec = {"op": op, "count": count}
         spec.update(kwargs)
         self._json("POST", "/_fake/faults", spec)

@@ -170,6 +170,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._log(entry, 0)
             self._reset_connection()
             return
+        if kind == "stall" and fault.before_body:
+            time.sleep(fault.value)             # the client's upload meets a full window
         body = self._body_or_400(route, entry)
         if body is None:
             return
@@ -214,7 +216,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             response = control.break_item(response, fault.value)
         if kind in ("corrupt", "truncate", "body", "inflate", "page_token"):
             response = control.damage_body(response, fault, query)
-        if kind == "stall" and not midway:
+        if kind == "location":
+            response = control.set_location(response, fault.value)
+        if kind == "stall" and not midway and not fault.before_body:
             time.sleep(fault.value)
         shaping = None if internal else state.shaping
         if shaping is not None and shaping.latency_ms:

@@ -11,13 +11,15 @@ byte is lost (the recovery folder has it), and the mount still answers.
 Short timeouts come from the mount options retry_deadline, io_timeout and max_retries."""
 import errno
 import os
+import socket
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mounting import gcsmount_binary
+from mounting import Mount, gcsmount_binary
 
 BUCKET = "test-bucket"
 # Room for a stall to be noticed (io_timeout to twice that) and the read resumed after it.
@@ -282,3 +284,72 @@ def test_a_mutation_whose_answer_was_lost_succeeds(fakegcs, mount, name, kind):
     op.run(m)
     op.check(fakegcs)
     assert fakegcs.pending_faults() == [], "the fault never struck"
+
+
+def test_a_read_whose_every_answer_stalls_fails_within_the_deadline(fakegcs, mount):
+    """Without a deadline such a read took minutes (each of 8 attempts waited out its stall).
+    Now it fails with ETIMEDOUT, the server having stopped answering, once the deadline has
+    passed; the kernel may send the read twice (its read-ahead, then the page)."""
+    OPS["read"].setup(fakegcs)
+    m = fault_mount(mount, LASTING_DEADLINE)
+    m.expect_log(r"error: xml.get R/f .*retry deadline reached")
+    fakegcs.fault("xml.get", count=1000, stall=30)
+    start = time.monotonic()
+    with pytest.raises(OSError) as exc:
+        OPS["read"].run(m)
+    assert exc.value.errno == errno.ETIMEDOUT
+    assert time.monotonic() - start < 2 * LASTING_DEADLINE + 1
+
+
+def test_an_upload_stalled_on_the_way_out_is_cut_and_resumed(fakegcs, mount):
+    """The watchdog counts bytes going out as well as coming in: a chunk the server stops
+    reading is cut, the session asked what it has, and the rest sent again."""
+    op = OPS["upload-chunk-2"]
+    op.setup(fakegcs)
+    m = fault_mount(mount)
+    fakegcs.fault("uploads.chunk", count=1, skip=1, stall=STALL, before_body=True)
+    op.run(m)
+    op.check(fakegcs)
+    assert fakegcs.pending_faults() == []
+    assert "transfer stalled" in m.log()
+
+
+@pytest.fixture
+def silent_tls_port():
+    """A port that accepts connections and never says a word: TLS set-up never ends."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_a_connection_that_never_gets_set_up_fails_in_time(tmp_path, silent_tls_port):
+    """The connect phase (TCP, then TLS) is bounded too: here by the rate watchdog, which
+    counts nothing moving once TCP is up, and the deadline."""
+    m = Mount("https://127.0.0.1:%d" % silent_tls_port, BUCKET, tmp_path / "mnt",
+              tmp_path / "silent.log", args=["--staging-dir", str(tmp_path / "stage")]
+              + options(LASTING_DEADLINE))
+    start = time.monotonic()
+    try:
+        with pytest.raises(RuntimeError) as exc:
+            m.start()
+    finally:
+        m.stop()
+    assert time.monotonic() - start < LASTING_DEADLINE + 2
+    assert "cannot reach" in str(exc.value), exc.value

@@ -31,8 +31,8 @@ def data_of(size, salt=7):
     return bytes((i * salt + (i >> 11)) & 0xFF for i in range(size))
 
 
-def hostile_mount(mount, *expected, io_timeout=1):
-    m = mount(args=["-o", "retry_deadline=%d,io_timeout=%d" % (DEADLINE, io_timeout)])
+def hostile_mount(mount, *expected, io_timeout=1, options=""):
+    m = mount(args=["-o", "retry_deadline=%d,io_timeout=%d%s" % (DEADLINE, io_timeout, options)])
     m.expect_log(r"retry \d+ of \d+")
     for pattern in expected:
         m.expect_log(pattern)
@@ -222,4 +222,17 @@ def test_a_redirect_is_not_followed(fakegcs, mount, other_host):
                              r"not followed")
     fakegcs.fault("xml.get", count=1000, redirect=other_host + "/stolen?x=1")
     assert read_error(lambda: open(m.p("f"), "rb").read()) == errno.EIO
+    assert _Recorder.seen == [], "the client went to the other host"
+
+
+def test_an_upload_session_on_another_host_is_refused(fakegcs, mount, other_host):
+    """The session URI gets the credentials and the data: it must be on the endpoint."""
+    m = hostile_mount(mount, r"error: objects.insert big.bin: the upload session is on another "
+                             r"host", r"error: big.bin: upload failed", options=",upload_chunk_mb=1")
+    fakegcs.fault("objects.insert", count=1000,
+                  location=other_host + "/upload?upload_id=stolen")
+    with open(m.p("big.bin"), "wb") as f:
+        f.write(data_of(3 * MB))
+        f.flush()
+        assert read_error(lambda: os.fsync(f.fileno())) == errno.EIO
     assert _Recorder.seen == [], "the client went to the other host"
