@@ -679,17 +679,6 @@ static void sleep_ms(long ms)
 		;
 }
 
-int gcs_retry_wait(struct gcs_client *c, struct gcs_retry *t)
-{
-	long d = next_pause(c, t);
-
-	if (d < 0)
-		return -ETIMEDOUT;
-	t->waits++;
-	sleep_ms(d);
-	return 0;
-}
-
 /* Origin ("scheme://host:port") length of a URL. */
 static size_t origin_len(const char *url)
 {

@@ -72,9 +72,6 @@ struct gcs_retry {
 void gcs_retry_init(struct gcs_client *c, struct gcs_retry *t);
 /* Milliseconds left before the deadline (<= 0 when passed). */
 int64_t gcs_retry_left_ms(const struct gcs_retry *t);
-/* Sleeps the next backoff pause. Returns 0, or -ETIMEDOUT without sleeping when the pause
- * would end past the deadline. */
-int gcs_retry_wait(struct gcs_client *c, struct gcs_retry *t);
 
 struct gcs_req;
 /* Validates a 2xx answer (parses it into the caller's place). Returns 0 to accept it,
