@@ -6,9 +6,11 @@
  * success and a negative errno on failure; the HTTP status, GCS reason and request id of a
  * failure are logged here, once. Transient failures (408, 429, 5xx, resets, stalls, damaged
  * answers) are retried with capped, jittered exponential backoff, within a deadline per
- * operation: no call blocks longer than retry_deadline_s. A failure that outlasts it comes
- * back as the errno of its last attempt: -ETIMEDOUT when the server stopped answering (a
- * stall, or the deadline cut the transfer), -EIO when it kept answering with errors. */
+ * operation: a request with its retries (a read with its resumptions, an upload chunk with
+ * the status queries after it) never takes longer than retry_deadline_s, so a resumable upload
+ * takes at most that per chunk. A failure that outlasts it comes back as the errno of its
+ * last attempt: -ETIMEDOUT when the server stopped answering (a stall, or the deadline cut
+ * the transfer), -EIO when it kept answering with errors. */
 #ifndef GCSMOUNT_GCS_CLIENT_H
 #define GCSMOUNT_GCS_CLIENT_H
 
