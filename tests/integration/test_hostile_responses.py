@@ -31,8 +31,8 @@ def data_of(size, salt=7):
     return bytes((i * salt + (i >> 11)) & 0xFF for i in range(size))
 
 
-def hostile_mount(mount, *expected, io_timeout=1, options=""):
-    m = mount(args=["-o", "retry_deadline=%d,io_timeout=%d%s" % (DEADLINE, io_timeout, options)])
+def hostile_mount(mount, *expected, io_timeout=1, deadline=DEADLINE, options=""):
+    m = mount(args=["-o", "retry_deadline=%d,io_timeout=%d%s" % (deadline, io_timeout, options)])
     m.expect_log(r"retry \d+ of \d+")
     for pattern in expected:
         m.expect_log(pattern)
@@ -163,8 +163,9 @@ def test_malformed_error_bodies_are_still_errors(fakegcs, mount, op, body):
 
 def test_an_enormous_listing_page_is_refused_with_a_clear_error(fakegcs, mount):
     fakegcs.put(BUCKET, "d/a", b"a")
-    # The server takes its time to make such a page: more than the usual second.
-    m = hostile_mount(mount, r"error: objects.list d/ .*larger than", io_timeout=10)
+    # The server takes its time to make such a page: give it more than the usual seconds.
+    m = hostile_mount(mount, r"error: objects.list d/ .*larger than", io_timeout=20,
+                      deadline=60)
     fakegcs.fault("objects.list", count=1000, name_contains="d/", inflate=70 * MB)
     assert read_error(lambda: os.listdir(m.p("d"))) == errno.EIO
     assert "the answer is larger than" in m.log()
