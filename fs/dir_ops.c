@@ -82,14 +82,20 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = -ENOTDIR;
 	if (!is_dir)
 		goto fail;
-	/* Each opendir lists afresh, so `ls` always shows what the bucket holds now. */
-	rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, fs->implicit_dirs, fs->list_parallel,
-			   &d->list);
-	if (rc)
-		goto fail;
-	remember_listing(fs, d->path, &d->list);
-	struct local_entries le = {fs, d->path, &d->list};
+	/* Files created here are gathered before the listing: one whose upload ends while the
+	 * listing is under way is then in one or the other (or both, merged by the sort). */
+	struct dirlist local = {0};
+	struct local_entries le = {fs, d->path, &local};
 	rc = ftable_each(fs->files, d->path, add_local_entry, &le);
+	/* Each opendir lists afresh, so `ls` always shows what the bucket holds now. */
+	if (!rc)
+		rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, fs->implicit_dirs,
+				   fs->list_parallel, &d->list);
+	if (!rc)
+		remember_listing(fs, d->path, &d->list);
+	for (size_t i = 0; !rc && i < local.n; i++)
+		rc = dirlist_add(&d->list, local.ents[i].name, 0, &local.ents[i].attr);
+	dirlist_clear(&local);
 	if (rc)
 		goto fail;
 	dirlist_sort(&d->list);

@@ -3,8 +3,9 @@
  * Reads of a file nobody writes are pinned to the generation it was opened at, so a reader
  * never sees a mix of two versions; they go through the block cache with read-ahead for
  * sequential readers. A file opened for writing is staged locally (fs/upload.c): every read
- * and write of it goes to the staging file, and flush, fsync and the last close upload it.
- * A created file exists only here until its first upload. */
+ * and write of it goes to the staging file; close queues its upload (or, in wait mode,
+ * uploads it) and fsync uploads it at once. A created file exists only here until its first
+ * upload. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,26 +22,16 @@
 #include "gcs/client.h"
 #include "util/log.h"
 
-static void last_close(struct gmfs *fs, struct fnode *n)
-{
-	if (n->dirty && !n->unlinked)
-		fnode_upload(fs, n, 1);
-	if (n->session)
-		fnode_stream_stop(fs, n);
-	if (n->stage_path || n->fd >= 0)
-		fnode_unstage(n);
-	n->mode_set = n->uid_set = n->gid_set = 0;
-}
-
-/* Drops a handle; the last one of a node uploads what is left and ends the staging. */
+/* Drops a handle: a writable one queues the upload of what was written (fs/upload.h), and
+ * the last one ends the staging once nothing is left to upload. */
 static void close_handle(struct gmfs *fs, struct handle *h)
 {
 	struct fnode *n = h->node;
+	int writable = h->writable;
 
 	pthread_mutex_lock(&n->lock);
 	handle_close(h);
-	if (n->opens == 0)
-		last_close(fs, n);
+	fnode_release(fs, n, writable);
 	pthread_mutex_unlock(&n->lock);
 	ftable_put(fs->files, n);
 }
@@ -401,21 +392,11 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		fuse_reply_write(req, (size_t)got);
 }
 
-static void flush_node(fuse_req_t req, struct fnode *n)
-{
-	struct gmfs *fs = fs_of(req);
-	int rc = 0;
-
-	pthread_mutex_lock(&n->lock);
-	if (n->dirty && !n->unlinked)
-		rc = fnode_upload(fs, n, 0);
-	pthread_mutex_unlock(&n->lock);
-	fuse_reply_err(req, -rc);
-}
-
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct fnode *n = h->node;
+	int rc;
 
 	(void)ino;
 	/* Closing a read-only descriptor does not publish another descriptor's writes. */
@@ -423,14 +404,22 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	flush_node(req, h->node);
+	pthread_mutex_lock(&n->lock);
+	rc = fnode_close_upload(fs_of(req), n);
+	pthread_mutex_unlock(&n->lock);
+	fuse_reply_err(req, -rc);
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct fnode *n = h->node;
+	int rc;
 
 	(void)ino;
 	(void)datasync;
-	flush_node(req, h->node);
+	pthread_mutex_lock(&n->lock);
+	rc = fnode_fsync(fs_of(req), n);
+	pthread_mutex_unlock(&n->lock);
+	fuse_reply_err(req, -rc);
 }

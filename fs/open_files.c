@@ -1,7 +1,11 @@
-/* The open-file table: a node per inode that has open handles or is being changed, found by
- * inode number or by object name, with the handles open on it. Nodes are reference-counted;
- * the last reference frees a node and removes what it had staged. See fs/open_files.h for
- * the locks. */
+/* The open-file table: a node per inode that has open handles, is being changed or waits for
+ * a background upload, found by inode number or by object name, with the handles open on it.
+ * Nodes are reference-counted; the last reference frees a node and removes what it had
+ * staged. See fs/open_files.h for the locks.
+ *
+ * The upload queue is a FIFO through the nodes' qnext links. Workers sleep on `work` until a
+ * node arrives or the queue stops; `idle` wakes ftable_queue_stop() once nothing is queued or
+ * running. */
 #include "fs/open_files.h"
 
 #include <errno.h>
@@ -11,17 +15,32 @@
 
 #define NBUCKETS 256
 
+enum queue_state { QUEUE_NEW, QUEUE_RUNNING, QUEUE_OFF, QUEUE_STOPPING };
+
 struct ftable {
 	pthread_mutex_t lock;
 	struct fnode *buckets[NBUCKETS];
+
+	/* The upload queue (lock). */
+	enum queue_state qstate;
+	struct fnode *qhead, *qtail;
+	unsigned queued, running, max_queued;
+	pthread_cond_t work, idle;
+	fnode_work_fn work_fn;
+	void *work_arg;
+	pthread_t *threads;
+	int nthreads;
 };
 
 struct ftable *ftable_new(void)
 {
 	struct ftable *t = calloc(1, sizeof(*t));
 
-	if (t)
+	if (t) {
 		pthread_mutex_init(&t->lock, NULL);
+		pthread_cond_init(&t->work, NULL);
+		pthread_cond_init(&t->idle, NULL);
+	}
 	return t;
 }
 
@@ -73,6 +92,7 @@ void fnode_unstage(struct fnode *n)
 		unlink(n->stage_path);
 	free(n->stage_path);
 	n->stage_path = NULL;
+	n->synced = 0;
 }
 
 static void fnode_free(struct fnode *n)
@@ -96,13 +116,17 @@ void ftable_free(struct ftable *t)
 {
 	if (!t)
 		return;
+	ftable_queue_stop(t);
 	for (size_t i = 0; i < NBUCKETS; i++)
 		while (t->buckets[i]) {
 			struct fnode *n = t->buckets[i];
 			t->buckets[i] = n->next;
 			fnode_free(n);
 		}
+	pthread_cond_destroy(&t->work);
+	pthread_cond_destroy(&t->idle);
 	pthread_mutex_destroy(&t->lock);
+	free(t->threads);
 	free(t);
 }
 
@@ -268,4 +292,139 @@ int ftable_each(struct ftable *t, const char *prefix, int (*fn)(struct fnode *, 
 	}
 	free(list);
 	return rc;
+}
+
+static void *queue_worker(void *arg)
+{
+	struct ftable *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		while (!t->qhead && t->qstate == QUEUE_RUNNING)
+			pthread_cond_wait(&t->work, &t->lock);
+		if (!t->qhead)
+			break; /* stopping, and nothing is left */
+		struct fnode *n = t->qhead;
+
+		t->qhead = n->qnext;
+		if (!t->qhead)
+			t->qtail = NULL;
+		n->qnext = NULL;
+		n->queued = 0;
+		t->queued--;
+		t->running++;
+		pthread_mutex_unlock(&t->lock);
+		t->work_fn(t->work_arg, n);
+		ftable_put(t, n);
+		pthread_mutex_lock(&t->lock);
+		t->running--;
+		if (!t->qhead && !t->running)
+			pthread_cond_broadcast(&t->idle);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+int ftable_queue_start(struct ftable *t, int nthreads, unsigned max_queued, fnode_work_fn work,
+		       void *arg)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->qstate != QUEUE_NEW)
+		goto out;
+	t->qstate = QUEUE_OFF;
+	if (nthreads <= 0)
+		goto out;
+	rc = -ENOMEM;
+	t->threads = calloc((size_t)nthreads, sizeof(*t->threads));
+	if (!t->threads)
+		goto out;
+	t->work_fn = work;
+	t->work_arg = arg;
+	t->max_queued = max_queued;
+	t->qstate = QUEUE_RUNNING;
+	for (; t->nthreads < nthreads; t->nthreads++) {
+		rc = -pthread_create(&t->threads[t->nthreads], NULL, queue_worker, t);
+		if (rc)
+			break;
+	}
+	if (t->nthreads > 0)
+		rc = 0;
+	else
+		t->qstate = QUEUE_OFF;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int ftable_queue_add(struct ftable *t, struct fnode *n)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->qstate != QUEUE_RUNNING)
+		rc = -ESRCH;
+	else if (!n->queued && t->queued >= t->max_queued)
+		rc = -EAGAIN;
+	else if (!n->queued) {
+		n->queued = 1;
+		n->refs++;
+		n->qnext = NULL;
+		if (t->qtail)
+			t->qtail->qnext = n;
+		else
+			t->qhead = n;
+		t->qtail = n;
+		t->queued++;
+		pthread_cond_signal(&t->work);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void ftable_queue_stop(struct ftable *t)
+{
+	int nthreads;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->qstate != QUEUE_RUNNING) {
+		if (t->qstate == QUEUE_NEW)
+			t->qstate = QUEUE_OFF;
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	/* Workers finish what is queued before they leave. */
+	t->qstate = QUEUE_STOPPING;
+	pthread_cond_broadcast(&t->work);
+	while (t->qhead || t->running)
+		pthread_cond_wait(&t->idle, &t->lock);
+	nthreads = t->nthreads;
+	pthread_mutex_unlock(&t->lock);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(t->threads[i], NULL);
+	pthread_mutex_lock(&t->lock);
+	t->nthreads = 0;
+	t->qstate = QUEUE_OFF;
+	pthread_mutex_unlock(&t->lock);
+}
+
+unsigned ftable_queue_len(struct ftable *t)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->queued + t->running;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+int ftable_queue_running(struct ftable *t)
+{
+	int running;
+
+	pthread_mutex_lock(&t->lock);
+	running = t->qstate == QUEUE_RUNNING;
+	pthread_mutex_unlock(&t->lock);
+	return running;
 }

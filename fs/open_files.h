@@ -1,13 +1,19 @@
-/* Open files: the table of nodes and the handles open on them.
+/* Open files: the table of nodes and the handles open on them, and the queue of nodes
+ * waiting for a background upload.
  *
- * A struct fnode exists for an inode while it has open handles or is being changed. Once a
- * file is opened for writing, its data lives in a staging file (see fs/stage.h) until it is
- * uploaded on flush, fsync or the last close (fs/upload.h); reads through any handle of the same
- * inode then come from that file, so a process sees its own writes at once.
+ * A struct fnode exists for an inode while it has open handles, is being changed, or waits in
+ * the upload queue. Once a file is opened for writing, its data lives in a staging file (see
+ * fs/stage.h) until it is uploaded (fs/upload.h); reads through any handle of the same inode
+ * then come from that file, so a process sees its own writes at once.
  *
- * Locks: ftable's lock guards the table and each node's refs; it is a leaf lock. A node's
- * path changes only with both its mutex and ftable's lock held, so either one suffices to
- * read it.
+ * The upload queue is a bounded FIFO of nodes, each holding a reference, served by worker
+ * threads that call the table's work function on one node at a time, with no lock held. It
+ * belongs to the table because a queued node must stay findable by inode and by name (a
+ * reopen, rename or unlink meets the same node, staging file and mutex).
+ *
+ * Locks: ftable's lock guards the table, each node's refs and queued flag, and the queue; it
+ * is a leaf lock. A node's path changes only with both its mutex and ftable's lock held, so
+ * either one suffices to read it.
  * A node's own mutex guards everything else in it and is held across uploads, so that a
  * flush and a write never interleave. Take a node mutex first, then (inside modules) the
  * inode table's or ftable's lock; never two node mutexes at once. */
@@ -49,6 +55,14 @@ struct fnode {
 	int dirty;    /* staged data (or attributes) not yet uploaded */
 	int unlinked; /* the name was removed while open: nothing to upload */
 	int failed;   /* the last upload failed; retried at the last close */
+	int upload_err; /* -errno of a background upload that failed; the next fsync reports it */
+	int synced;	/* the staging file's directory entry is on disk (fsync'd once) */
+	uint64_t pin_ino; /* inode reference the queue holds for this node, 0 when none */
+	/* While an upload is queued, the inode table shows the staged size and mtime; what it
+	 * showed before, restored if the upload fails. */
+	int published;
+	uint64_t prev_size;
+	struct timespec prev_mtime;
 	uint64_t size;
 	uint64_t generation; /* of the object the staged data replaces; 0: a new object */
 	uint64_t metageneration;
@@ -69,10 +83,13 @@ struct fnode {
 	uint32_t stream_crc; /* CRC32C of [0, size) while streamable */
 
 	unsigned refs; /* ftable's lock */
+	int queued;    /* in the upload queue, not yet taken by a worker; ftable's lock */
 	struct fnode *next;
+	struct fnode *qnext; /* ftable's lock */
 };
 
 struct ftable *ftable_new(void);
+/* Stops the queue's workers (see ftable_queue_stop()), then frees every node. */
 void ftable_free(struct ftable *t);
 
 /* The node of ino, created for path if there is none; takes a reference. NULL: ENOMEM. */
@@ -89,6 +106,27 @@ void ftable_rename_dir(struct ftable *t, const char *old, const char *new);
 /* Calls fn on every node whose path is below prefix/ (all nodes for ""), with a reference
  * held and no lock. Stops at and returns the first non-zero result. */
 int ftable_each(struct ftable *t, const char *prefix, int (*fn)(struct fnode *, void *), void *arg);
+
+/* The upload queue. work(arg, n) runs on a worker thread with no lock held; the queue's
+ * reference to n is dropped after it returns. */
+typedef void (*fnode_work_fn)(void *arg, struct fnode *n);
+
+/* Starts nthreads workers for a queue of at most max_queued nodes. Only the first call acts:
+ * with nthreads 0 it switches the queue off for good (nodes are then never queued). Returns 0,
+ * or -errno if no thread could start (the queue stays off). */
+int ftable_queue_start(struct ftable *t, int nthreads, unsigned max_queued, fnode_work_fn work,
+		       void *arg);
+/* Queues n, taking a reference, unless it waits in the queue already (then 0 too). Returns
+ * -EAGAIN when the queue is full and -ESRCH when it runs no workers (never started, off, or
+ * stopped); the caller then does the work itself. */
+int ftable_queue_add(struct ftable *t, struct fnode *n);
+/* Waits until every queued node has been worked on, then stops the workers; later adds fail
+ * with -ESRCH. Call with no node mutex held. */
+void ftable_queue_stop(struct ftable *t);
+/* Nodes waiting in the queue or being worked on. */
+unsigned ftable_queue_len(struct ftable *t);
+/* Whether the queue runs workers (started, not off, not stopping). */
+int ftable_queue_running(struct ftable *t);
 
 /* A new handle on node n (taking over the caller's reference to n), with n's mutex held;
  * NULL on ENOMEM. handle_close() undoes it: it unlinks and frees the handle, with n's mutex

@@ -7,11 +7,22 @@
  * folder, the log names it, and the caller gets ESTALE. A 412 can also mean that an earlier
  * attempt of this very upload succeeded but its answer was lost; the object's CRC32C and size
  * tell that case apart, and it counts as success. A file written from its start in order
- * streams: full chunks go up in a resumable session while it is written. */
+ * streams: full chunks go up in a resumable session while it is written.
+ *
+ * Background uploads: a program writing many files one after another should not wait a round
+ * trip per file. So close only makes the staged file durable on local disk and queues the
+ * node in the open-file table's upload queue (fs/open_files.h); workers upload it under the
+ * node mutex, exactly as a close would, and end its staging once no handle is open. The node
+ * stays in the table meanwhile, so a reopen continues from the staged data, stat and listings
+ * show it, a rename uploads it first (under the same mutex) and an unlink marks it so that
+ * nothing is uploaded. The queue also holds a reference on the inode, so that the kernel
+ * forgetting the name does not make a file whose upload is pending vanish from lookups. */
 #include "fs/upload.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +374,212 @@ failed:
 	return rc;
 }
 
+/* Ends the staging of a node nobody has open any more. */
+static void end_staging(struct gmfs *fs, struct fnode *n)
+{
+	if (n->session)
+		fnode_stream_stop(fs, n);
+	if (n->stage_path || n->fd >= 0)
+		fnode_unstage(n);
+	n->mode_set = n->uid_set = n->gid_set = 0;
+}
+
+/* After a queued upload: a failed one puts back the size and mtime the table showed. */
+static void unpublish(struct gmfs *fs, struct fnode *n, int failed)
+{
+	struct iattr a = {0};
+
+	if (!n->published)
+		return;
+	n->published = 0;
+	if (failed && itable_get(fs->inodes, n->ino, NULL, NULL, &a, NULL) == 0) {
+		a.size = n->prev_size;
+		a.mtime = n->prev_mtime;
+		itable_set_attr(fs->inodes, n->ino, &a, fs->stat_ttl);
+	}
+	iattr_clear(&a);
+}
+
+/* The worker's half of a background upload: what the last close would have done. A failure
+ * other than a conflict (which fnode_upload() keeps at once) is tried once more before the data
+ * goes to the recovery folder, as a close's flush and release would; with the file open again,
+ * it stays staged for the next close instead. */
+static void background_upload(void *arg, struct fnode *n)
+{
+	struct gmfs *fs = arg;
+	uint64_t pin;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->dirty && !n->unlinked) {
+		int rc = fnode_upload(fs, n, 0);
+
+		if (rc && rc != -ESTALE && n->dirty && n->opens == 0)
+			rc = fnode_upload(fs, n, 1);
+		if (rc)
+			n->upload_err = rc;
+		unpublish(fs, n, rc != 0);
+	}
+	unpublish(fs, n, 0);
+	if (n->opens == 0 && !(n->dirty && !n->unlinked))
+		end_staging(fs, n);
+	pin = n->pin_ino;
+	n->pin_ino = 0;
+	pthread_mutex_unlock(&n->lock);
+	if (pin)
+		itable_forget(fs->inodes, pin, 1);
+}
+
+/* Starts the workers, once; in wait mode, switches the queue off for good. */
+static int queue_start(struct gmfs *fs, enum upload_mode mode)
+{
+	int rc = ftable_queue_start(fs->files, mode == UPLOAD_BACKGROUND ? UPLOAD_WORKERS : 0,
+				    UPLOAD_QUEUE_MAX, background_upload, fs);
+
+	if (rc)
+		log_warn("background upload workers could not start (%s); files are uploaded "
+			 "when closed",
+			 strerror(-rc));
+	return rc;
+}
+
+void upload_set_mode(struct gmfs *fs, enum upload_mode mode)
+{
+	/* Background workers start with the first upload, in the daemon (after the fork). */
+	if (mode == UPLOAD_WAIT)
+		queue_start(fs, UPLOAD_WAIT);
+}
+
+void upload_stop(struct gmfs *fs)
+{
+	ftable_queue_stop(fs->files);
+}
+
+/* Makes the staged data survive a crash of the daemon or the machine: the file's data, and
+ * once per staging file the folder entry that names it. */
+static int make_durable(struct fnode *n)
+{
+	if (fdatasync(n->fd) != 0)
+		return -errno;
+	if (!n->synced && n->stage_path) {
+		char *copy = strdup(n->stage_path);
+		int dfd = copy ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		int rc = dfd < 0 ? -errno : (fsync(dfd) == 0 ? 0 : -errno);
+
+		if (dfd >= 0)
+			close(dfd);
+		free(copy);
+		if (rc)
+			return rc;
+		n->synced = 1;
+	}
+	return 0;
+}
+
+/* Whether closed files go up in the background: the queue runs. The first call starts it,
+ * unless wait mode switched it off (queue_start() acts only once). */
+static int background(struct gmfs *fs)
+{
+	queue_start(fs, UPLOAD_BACKGROUND);
+	return ftable_queue_running(fs->files);
+}
+
+/* Until its background upload is done, a closed file's size and mtime are in the inode table:
+ * stat reads the table before it takes the node mutex, which the worker holds across the
+ * upload, and once the worker ends the staging it would show the old size. Done at close,
+ * since the release that queues the upload may come after the next stat. unpublish() (by
+ * the worker) puts back what the table showed if the upload fails. */
+static void publish_staged(struct gmfs *fs, struct fnode *n)
+{
+	struct iattr a = {0};
+
+	if (itable_get(fs->inodes, n->ino, NULL, NULL, &a, NULL) != 0)
+		return;
+	if (!n->published) {
+		n->prev_size = a.size;
+		n->prev_mtime = a.mtime;
+		n->published = 1;
+	}
+	a.size = n->size;
+	a.mtime = n->mtime;
+	clock_gettime(CLOCK_REALTIME, &a.ctime); /* changed now; the upload sets GCS's time */
+	itable_set_attr(fs->inodes, n->ino, &a, fs->stat_ttl);
+	iattr_clear(&a);
+}
+
+/* Queues the node's upload; -ESRCH or -EAGAIN when the caller must upload it itself. The
+ * queue holds a reference on the inode (see the top of the file), which the worker drops: it
+ * takes this mutex after us. */
+static int queue_upload(struct gmfs *fs, struct fnode *n)
+{
+	struct iattr a = {0};
+	int rc = ftable_queue_add(fs->files, n);
+
+	if (rc || n->pin_ino)
+		return rc;
+	publish_staged(fs, n);
+	if (itable_get(fs->inodes, n->ino, NULL, NULL, &a, NULL) == 0) {
+		uint64_t ino = itable_ref(fs->inodes, n->path, 0, &a, fs->stat_ttl);
+
+		if (ino == n->ino)
+			n->pin_ino = ino;
+		else if (ino)
+			itable_forget(fs->inodes, ino, 1); /* another inode holds the name now */
+	}
+	iattr_clear(&a);
+	return 0;
+}
+
+int fnode_close_upload(struct gmfs *fs, struct fnode *n)
+{
+	int rc;
+
+	if (!n->dirty || n->unlinked)
+		return 0;
+	if (n->fd < 0)
+		return -EIO;
+	if (!background(fs))
+		return fnode_upload(fs, n, 0);
+	/* The upload is queued when the handle is released, right after this: queued now, a
+	 * worker would hold the node mutex that the release needs. */
+	publish_staged(fs, n);
+	rc = make_durable(n);
+	if (rc) {
+		log_warn("%s: the staged data could not be made durable (%s); uploading it before "
+			 "close returns",
+			 n->path, strerror(-rc));
+		rc = fnode_upload(fs, n, 0);
+	}
+	return rc;
+}
+
+int fnode_fsync(struct gmfs *fs, struct fnode *n)
+{
+	int rc = 0;
+
+	if (n->dirty && !n->unlinked)
+		rc = fnode_upload(fs, n, 0);
+	else if (n->upload_err)
+		rc = n->upload_err;
+	n->upload_err = 0;
+	return rc;
+}
+
+void fnode_release(struct gmfs *fs, struct fnode *n, int writable)
+{
+	if (n->dirty && !n->unlinked && (writable || n->opens == 0)) {
+		int bg = background(fs);
+
+		/* Durable already if close flushed it; the queue may refuse (full, stopped). */
+		if (bg && make_durable(n) == 0 && queue_upload(fs, n) == 0)
+			return;
+		/* In wait mode, close uploaded it and a later close will again. */
+		if (bg || n->opens == 0)
+			unpublish(fs, n, fnode_upload(fs, n, n->opens == 0) != 0);
+	}
+	if (n->opens == 0)
+		end_staging(fs, n);
+}
+
 static int count_pending(struct fnode *n, void *arg)
 {
 	struct upload_status *st = arg;
@@ -372,6 +589,8 @@ static int count_pending(struct fnode *n, void *arg)
 		st->pending_files++;
 		st->staged_bytes += n->size;
 		st->failed_files += n->failed != 0;
+		/* Closed with data left: only a queued upload (or the unmount's) sends it. */
+		st->queued_files += n->opens == 0;
 	}
 	pthread_mutex_unlock(&n->lock);
 	return 0;

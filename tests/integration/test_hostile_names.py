@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from settle import settle
+
 BUCKET = "test-bucket"
 
 
@@ -52,6 +54,7 @@ def test_control_characters_are_ordinary_name_bytes(fakegcs, mount):
         assert open(m.p("ctl", n), "rb").read() == n.encode()
     with open(m.p("ctl", "new\x01one"), "wb") as f:
         f.write(b"made here")
+    settle(m)
     assert fakegcs.get(BUCKET, "ctl/new\x01one") == b"made here"
 
 
@@ -88,6 +91,7 @@ def test_names_that_are_not_utf8_are_refused_with_einval(fakegcs, mount):
     with pytest.raises(OSError) as e:
         os.rename(m.p("good").encode(), bad)
     assert e.value.errno == errno.EINVAL
+    settle(m)
     assert fakegcs.list(BUCKET) == ["good"]
 
 

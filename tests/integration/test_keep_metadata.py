@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 
+from settle import settle
+
 BUCKET = "test-bucket"
 
 KEPT = {
@@ -78,6 +80,7 @@ def test_append_truncate_and_overwrite_keep_the_objects_fields(fakegcs, mount):
 
     # Append from a shell: a second gzip member, so the object stays valid gzip.
     subprocess.run(["sh", "-c", 'cat >> "$0"', path], input=second, check=True, timeout=60)
+    settle(m)
     gen = check_kept(fakegcs, "logs/app.log.gz", first + second, gen)
     assert gzip.decompress(fakegcs.get(BUCKET, "logs/app.log.gz")) == \
         b"first line\nsecond line\n"
@@ -85,19 +88,23 @@ def test_append_truncate_and_overwrite_keep_the_objects_fields(fakegcs, mount):
     # Append from Python.
     with open(path, "ab") as f:
         f.write(first)
+    settle(m)
     gen = check_kept(fakegcs, "logs/app.log.gz", first + second + first, gen)
 
     # Truncate to a length, and to nothing by opening with O_TRUNC.
     os.truncate(path, len(first))
+    settle(m)
     gen = check_kept(fakegcs, "logs/app.log.gz", first, gen)
     with open(path, "wb") as f:
         f.write(second)
+    settle(m)
     gen = check_kept(fakegcs, "logs/app.log.gz", second, gen)
 
     # Overwrite in place.
     with open(path, "r+b") as f:
         f.seek(2)
         f.write(b"XY")
+    settle(m)
     check_kept(fakegcs, "logs/app.log.gz", second[:2] + b"XY" + second[4:], gen)
     assert open(path, "rb").read() == second[:2] + b"XY" + second[4:]
 
@@ -114,7 +121,9 @@ def test_large_rewrites_in_resumable_and_streamed_uploads_keep_the_fields(fakegc
     extra = os.urandom(2 * mib)
     with open(path, "ab") as f:
         f.write(extra)
+    settle(m)
     assert fakegcs.count("uploads.chunk") >= 2
+    settle(m)
     gen = check_kept(fakegcs, "big.bin", base + extra, gen)
 
     # A truncated file written from the start streams its chunks while it is written.
@@ -123,6 +132,8 @@ def test_large_rewrites_in_resumable_and_streamed_uploads_keep_the_fields(fakegc
     with open(path, "wb") as f:
         for off in range(0, len(fresh), 256 * 1024):
             f.write(fresh[off:off + 256 * 1024])
+    settle(m)
     inserts = [e for e in fakegcs.log() if e["op"] == "objects.insert"]
     assert [e["query"].get("uploadType") for e in inserts] == ["resumable"]
+    settle(m)
     check_kept(fakegcs, "big.bin", fresh, gen, mtime=False)

@@ -8,6 +8,8 @@ import subprocess
 import time
 import urllib.request
 
+from settle import settle
+
 BUCKET = "test-bucket"
 
 
@@ -38,6 +40,7 @@ def test_metrics_count_what_the_server_saw(fakegcs, mount):
             f.read()
     with open(m.p("d", "new"), "wb") as f:
         f.write(b"y" * 5000)
+    settle(m)
     seen = {}
     for e in fakegcs.log():
         seen[e["op"]] = seen.get(e["op"], 0) + 1

@@ -130,6 +130,8 @@ def test_fstab_line_mounts_with_mount_and_unmounts_with_umount(fakegcs, native):
         assert f.read() == b"hello\n"
     with open(os.path.join(mnt, "new.txt"), "wb") as f:
         f.write(b"written through fstab\n")
+    # Uploaded after close (upload_on_close=background).
+    assert wait_for(lambda: fakegcs.stat(BUCKET, "new.txt") is not None)
     assert fakegcs.get(BUCKET, "new.txt") == b"written through fstab\n"
     # The daemon logs where the fstab line said.
     assert f"mounted gs://{BUCKET} on {mnt}" in read_log(native.log("gcs"))

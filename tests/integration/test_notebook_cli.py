@@ -104,6 +104,10 @@ def test_status_reports_pending_uploads_recovered_files_and_errors(fakegcs, daem
         assert st["uploads pending"] == "1" and st["bytes staged"] == "5000"
     finally:
         writer.communicate(b"", timeout=30)
+    # With upload_on_close=background the upload follows the close.
+    deadline = time.monotonic() + 30
+    while status_of(mp)["uploads pending"] != "0" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert status_of(mp)["uploads pending"] == "0"
     assert fakegcs.get(BUCKET, "draft.txt") == b"x" * 5000
 
@@ -111,8 +115,9 @@ def test_status_reports_pending_uploads_recovered_files_and_errors(fakegcs, daem
     with open(os.path.join(mp, "draft.txt"), "r+b") as f:
         f.write(b"mine")
         fakegcs.put(BUCKET, "draft.txt", b"someone else's")
+        f.flush()
         with pytest.raises(OSError):
-            f.close()
+            os.fsync(f.fileno())  # uploads now in either upload_on_close mode
     st = status_of(mp)
     assert st["recovered files"].startswith("1 in ")
     assert int(st["errors since mount"]) >= 1

@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from settle import settle
+
 BUCKET = "test-bucket"
 
 
@@ -57,6 +59,7 @@ def test_file_being_written_follows_its_rename(fakegcs, mount):
         f.flush()
         os.rename(m.p("w.txt"), m.p("x.txt"))
         f.write(b"after")
+    settle(m)
     assert fakegcs.get(BUCKET, "x.txt") == b"before after"
     assert objects(fakegcs) == ["x.txt"]
     assert recovered(m) == []
@@ -70,6 +73,7 @@ def test_file_being_written_follows_its_directory_rename(fakegcs, mount):
         f.flush()
         os.rename(m.p("d"), m.p("e"))
         f.write(b"after")
+    settle(m)
     assert fakegcs.get(BUCKET, "e/w.txt") == b"before after"
     assert objects(fakegcs) == ["e/", "e/w.txt"]
     assert recovered(m) == []
@@ -82,6 +86,7 @@ def test_existing_file_edited_across_a_directory_rename_keeps_every_byte(fakegcs
         f.write(b"line 2\n")
         os.rename(m.p("d"), m.p("e"))
         f.write(b"line 3\n")
+    settle(m)
     assert fakegcs.get(BUCKET, "e/log.txt") == b"line 1\nline 2\nline 3\n"
     assert objects(fakegcs) == ["e/log.txt"]
     assert recovered(m) == []
@@ -96,6 +101,7 @@ def test_streamed_upload_follows_a_rename_midway(fakegcs, mount):
         os.rename(m.p("d", "big.bin"), m.p("d", "big2.bin"))
         os.rename(m.p("d"), m.p("e"))
         f.write(data[3 << 19:])
+    settle(m)
     assert fakegcs.get(BUCKET, "e/big2.bin") == data
     assert objects(fakegcs) == ["e/", "e/big2.bin"]
     assert recovered(m) == []

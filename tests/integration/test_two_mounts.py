@@ -47,10 +47,16 @@ def test_of_two_writers_the_first_close_wins_and_the_other_keeps_its_data(fakegc
     fb = open(b.p("doc.txt"), "r+b" if existing else "wb")
     fa.write(b"A's version")
     fb.write(b"B's version")
+    # The first upload wins: fsync uploads at once in either upload_on_close mode (close
+    # does so only with upload_on_close=wait).
+    fa.flush()
+    os.fsync(fa.fileno())
     fa.close()
+    fb.flush()
     with pytest.raises(OSError) as e:
-        fb.close()
+        os.fsync(fb.fileno())
     assert e.value.errno == errno.ESTALE
+    fb.close()
     assert fakegcs.get(BUCKET, "doc.txt") == b"A's version"
     assert recovered(b) == [b"B's version"]
     assert recovered(a) == []

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from settle import settle
+
 BUCKET = "test-bucket"
 
 
@@ -23,6 +25,7 @@ def test_failed_unlink_keeps_the_open_files_unsaved_writes(fakegcs, mount, fault
         fakegcs.clear_faults()
         assert os.listdir(m.path) == ["doc.txt"]
         f.write(b" data")
+    settle(m)
     assert fakegcs.get(BUCKET, "doc.txt") == b"new data"
     assert open(m.p("doc.txt"), "rb").read() == b"new data"
 
@@ -36,4 +39,5 @@ def test_unlink_of_a_file_open_for_writing_drops_its_upload(fakegcs, mount):
         f.write(b" more")
         f.seek(0)
         assert f.read() == b"scratch more"
+    settle(m)
     assert fakegcs.list(BUCKET) == []

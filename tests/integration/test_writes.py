@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from settle import settle
+
 BUCKET = "test-bucket"
 
 
@@ -36,6 +38,7 @@ def test_new_file_lands_in_bucket_with_bytes_and_mtime(fakegcs, mount):
     before = int(time.time())
     with open(m.p("hello.txt"), "wb") as f:
         f.write(b"hello bucket\n")
+    settle(m)
     assert fakegcs.get(BUCKET, "hello.txt") == b"hello bucket\n"
     mtime = int(metadata(fakegcs, "hello.txt")["goog-reserved-file-mtime"])
     assert before - 1 <= mtime <= time.time() + 1
@@ -49,6 +52,7 @@ def test_new_file_is_uploaded_with_if_generation_match_zero(fakegcs, mount):
     fakegcs.clear_log()
     with open(m.p("new.bin"), "wb") as f:
         f.write(b"x" * 100)
+    settle(m)
     inserts = [e for e in fakegcs.log() if e["op"] == "objects.insert"]
     assert [e["query"].get("ifGenerationMatch") for e in inserts] == ["0"]
 
@@ -56,6 +60,7 @@ def test_new_file_is_uploaded_with_if_generation_match_zero(fakegcs, mount):
 def test_touch_creates_an_empty_object(fakegcs, mount):
     m = mount()
     run("touch", m.p("empty"))
+    settle(m)
     assert fakegcs.get(BUCKET, "empty") == b""
 
 
@@ -64,6 +69,7 @@ def test_large_file_goes_up_in_resumable_chunks(fakegcs, mount):
     m = mount(args=["-o", "upload_chunk_mb=1"])
     with open(m.p("big.bin"), "wb") as f:
         f.write(data)
+    settle(m)
     assert fakegcs.get(BUCKET, "big.bin") == data
     assert fakegcs.count("uploads.chunk") >= 6
     assert fakegcs.stat(BUCKET, "big.bin")["crc32c"]
@@ -75,6 +81,7 @@ def test_overwrite_carries_the_generation_it_replaces(fakegcs, mount):
     fakegcs.clear_log()
     with open(m.p("doc.txt"), "wb") as f:
         f.write(b"new")
+    settle(m)
     assert fakegcs.get(BUCKET, "doc.txt") == b"new"
     inserts = [e for e in fakegcs.log() if e["op"] == "objects.insert"]
     assert inserts[-1]["query"]["ifGenerationMatch"] == old["generation"]
@@ -86,9 +93,11 @@ def test_partial_overwrite_and_append_edit_an_existing_object(fakegcs, mount):
     with open(m.p("edit.txt"), "r+b") as f:
         f.seek(3)
         f.write(b"abc")
+    settle(m)
     assert fakegcs.get(BUCKET, "edit.txt") == b"012abc6789"
     with open(m.p("edit.txt"), "ab") as f:
         f.write(b"END")
+    settle(m)
     assert fakegcs.get(BUCKET, "edit.txt") == b"012abc6789END"
     with open(m.p("edit.txt"), "rb") as f:
         assert f.read() == b"012abc6789END"
@@ -100,6 +109,7 @@ def test_existing_custom_metadata_survives_a_rewrite(fakegcs, mount):
     m = mount()
     with open(m.p("keep.txt"), "wb") as f:
         f.write(b"v2")
+    settle(m)
     st = fakegcs.stat(BUCKET, "keep.txt")
     assert st["metadata"]["owner-team"] == "data"
     assert st["contentType"] == "text/plain"
@@ -115,10 +125,12 @@ def test_truncate_by_path_and_by_descriptor(fakegcs, mount):
     assert fakegcs.get(BUCKET, "t1") == b"abc\0\0"
     with open(m.p("t2"), "r+b") as f:
         f.truncate(2)
+    settle(m)
     assert fakegcs.get(BUCKET, "t2") == b"ab"
     assert os.stat(m.p("t2")).st_size == 2
     with open(m.p("t2"), "w"):
         pass  # O_TRUNC alone empties the object
+    settle(m)
     assert fakegcs.get(BUCKET, "t2") == b""
 
 
@@ -130,6 +142,7 @@ def test_new_file_is_listed_before_its_first_upload(fakegcs, mount):
         assert "pending.txt" in os.listdir(m.path)
         assert os.stat(m.p("pending.txt")).st_size == len(b"not yet uploaded")
         assert fakegcs.stat(BUCKET, "pending.txt") is None
+    settle(m)
     assert fakegcs.get(BUCKET, "pending.txt") == b"not yet uploaded"
 
 
@@ -153,6 +166,7 @@ def test_second_mount_sees_a_change_after_its_ttl(fakegcs, mount):
         f.write(b"second version")
     with open(writer.p("later.txt"), "wb") as f:
         f.write(b"new")
+    settle(writer)
     time.sleep(1.5)
     assert open(reader.p("shared.txt"), "rb").read() == b"second version"
     assert open(reader.p("later.txt"), "rb").read() == b"new"
@@ -176,6 +190,7 @@ def test_file_unlinked_while_open_is_not_uploaded_on_close(fakegcs, mount):
     f.flush()
     os.unlink(m.p("tmp.txt"))
     f.close()
+    settle(m)
     assert objects(fakegcs) == []
 
 
@@ -238,6 +253,7 @@ def test_rename_of_an_open_file_with_unsaved_writes_carries_them(fakegcs, mount)
         f.flush()
         os.rename(m.p("draft"), m.p("final"))
         f.write(b" and after")
+    settle(m)
     assert objects(fakegcs) == ["final"]
     assert fakegcs.get(BUCKET, "final") == b"written before rename and after"
 
@@ -308,9 +324,12 @@ def test_conflicting_writer_gets_estale_and_the_data_is_recovered(fakegcs, mount
     f = open(m.p("contested.txt"), "r+b")
     f.write(b"MINE")
     fakegcs.put(BUCKET, "contested.txt", b"someone else's version")
+    f.flush()
+    # fsync uploads at once in either mode (close does only with upload_on_close=wait).
     with pytest.raises(OSError) as ei:
-        f.close()
+        os.fsync(f.fileno())
     assert ei.value.errno == errno.ESTALE
+    f.close()
     # The other writer's version stands, and ours is kept where the log says.
     assert fakegcs.get(BUCKET, "contested.txt") == b"someone else's version"
     saved = recovered_files(m)
@@ -327,6 +346,7 @@ def test_transient_upload_failures_are_retried_to_success(fakegcs, mount):
     fakegcs.fault("uploads.chunk", count=1, reset=True)
     with open(m.p("retried.bin"), "wb") as f:
         f.write(data)
+    settle(m)
     assert fakegcs.get(BUCKET, "retried.bin") == data
 
 
@@ -338,6 +358,7 @@ def test_lost_upload_answer_is_not_mistaken_for_a_conflict(fakegcs, mount):
     fakegcs.fault("objects.insert", count=1, reset=True, after=True)
     with open(m.p("once.txt"), "wb") as f:
         f.write(b"exactly once")
+    settle(m)
     assert fakegcs.get(BUCKET, "once.txt") == b"exactly once"
     assert recovered_files(m) == {}
 
@@ -349,9 +370,14 @@ def test_failed_upload_returns_eio_and_keeps_the_data(fakegcs, mount):
     fakegcs.fault("objects.insert", count=1000, status=500)
     f = open(m.p("doomed.txt"), "wb")
     f.write(b"precious data")
+    f.flush()
     with pytest.raises(OSError) as ei:
-        f.close()
+        os.fsync(f.fileno())
     assert ei.value.errno == errno.EIO
+    try:
+        f.close()
+    except OSError as e:  # with upload_on_close=wait, close tries and fails the same way
+        assert e.errno == errno.EIO
     # The last close tries once more, then keeps the data in the recovery folder.
     deadline = time.time() + 20
     while not recovered_files(m) and time.time() < deadline:
@@ -436,6 +462,7 @@ def test_cp_r_then_diff_r_matches(fakegcs, mount, tmp_path):
     m = mount()
     run("cp", "-r", str(src), m.p("tree"))
     run("diff", "-r", str(src), m.p("tree"))
+    settle(m)
     for path in src.rglob("*"):
         if path.is_file():
             rel = "tree/" + str(path.relative_to(src))
@@ -450,6 +477,7 @@ def test_mv_and_rm_r(fakegcs, mount):
             f.write(name.encode())
     run("mv", m.p("work", "one"), m.p("one-moved"))
     run("mv", m.p("work"), m.p("work2"))
+    settle(m)
     assert objects(fakegcs) == ["one-moved", "work2/", "work2/sub/", "work2/sub/two"]
     run("rm", "-r", m.p("work2"))
     assert objects(fakegcs) == ["one-moved"]
@@ -485,6 +513,7 @@ def test_git_init_add_commit_in_the_mount(fakegcs, mount):
     assert "first" in log
     status = run("git", "-C", repo, "status", "--porcelain", env=env).stdout.decode()
     assert status == ""
+    settle(m)
     assert any(o.startswith("repo/.git/objects/") for o in objects(fakegcs))
 
 
@@ -508,6 +537,7 @@ def test_python_200_mib_file_seek_write_read(fakegcs, mount):
         f.seek(123456780)
         assert f.read(30) == bytes(expected[123456780:123456810])
     assert os.stat(path).st_size == size
+    settle(m)
     got = fakegcs.get(BUCKET, "model.ckpt")
     assert hashlib.md5(got).hexdigest() == hashlib.md5(expected).hexdigest()
     with open(path, "rb") as f:
@@ -525,6 +555,7 @@ def test_sequential_writer_uploads_chunks_while_it_writes(fakegcs, mount):
         assert fakegcs.count("uploads.chunk") >= 3
         assert fakegcs.stat(BUCKET, "stream.bin") is None
         f.write(data[4 << 20:])
+    settle(m)
     assert fakegcs.get(BUCKET, "stream.bin") == data
     assert fakegcs.count("uploads.cancel") == 0
     # The staged copy was only a safety net: one session, no second whole upload.
@@ -542,6 +573,7 @@ def test_streaming_writer_that_seeks_falls_back_to_a_whole_upload(fakegcs, mount
         data[10:19] = b"REWRITTEN"
         f.seek(3 << 20)
         f.write(data[3 << 20:])
+    settle(m)
     assert fakegcs.get(BUCKET, "seeky.bin") == bytes(data)
     assert fakegcs.count("uploads.cancel") == 1
 
@@ -555,7 +587,8 @@ def test_streaming_conflict_returns_estale_and_keeps_every_byte(fakegcs, mount):
     assert fakegcs.count("uploads.chunk") >= 1
     fakegcs.put(BUCKET, "race.bin", b"the other writer")
     with pytest.raises(OSError) as ei:
-        f.close()
+        os.fsync(f.fileno())
     assert ei.value.errno == errno.ESTALE
+    f.close()
     assert fakegcs.get(BUCKET, "race.bin") == b"the other writer"
     assert list(recovered_files(m).values()) == [data]
