@@ -200,7 +200,15 @@ class Testbed:
                                    % (name, size, found and found.get("size")))
             time.sleep(0.05)
 
-    def wait_for_count(self, prefix, count, deadline):
+    def wait_for_count(self, prefix, count, deadline, last=None):
+        """Wait until count objects exist under prefix. last, the name written last, is
+        watched alone first: listing the prefix again and again would take the server's CPU
+        (one Python process) from the very uploads being waited for, and slow down most the
+        client that returned from its writes first."""
+        while last is not None and self.stat(last) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("%s did not reach the server" % last)
+            time.sleep(0.02)
         while True:
             found = len([n for n in self.names(prefix) if not n.endswith("/")])
             if found >= count:

@@ -226,7 +226,8 @@ def create_small(session):
             finally:
                 os.close(fd)
         returned = time.monotonic()
-        session.testbed.wait_for_count(prefix, count, session.deadline)
+        session.testbed.wait_for_count(prefix, count, session.deadline,
+                                       last=prefix + "f%05d" % (count - 1))
         return Work(bytes=count * data.sizes.small_bytes, ops=count, op_unit="file",
                     extra={"returned_after_s": returned - start})
 
