@@ -193,6 +193,9 @@ static int connect_storage(struct config *cfg, struct mount *m)
 	gopts.ca_file = cfg->ca_file;
 	gopts.user_project = cfg->billing_project;
 	gopts.http2 = cfg->http2;
+	gopts.retry_deadline_s = cfg->retry_deadline;
+	gopts.io_timeout_s = (long)cfg->io_timeout;
+	gopts.min_rate_bps = (long)cfg->min_rate;
 	m->gcs = gcs_client_new(&gopts);
 	if (!m->gcs)
 		return out_of_memory();

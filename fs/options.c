@@ -77,6 +77,12 @@ static const struct opt_spec opt_table[] = {
 	 "speak HTTP/2 (negotiated over https, cleartext h2c over http)"},
 	{"max_retries", OPT_UINT, CFG(max_retries),
 	 "retries of a failed request, with growing pauses (7)"},
+	{"retry_deadline", OPT_SECONDS, CFG(retry_deadline),
+	 "seconds one operation may take, retries included, before it fails (120)"},
+	{"io_timeout", OPT_UINT, CFG(io_timeout),
+	 "seconds a transfer may stay slower than min_rate before it is cut and retried (30)"},
+	{"min_rate", OPT_UINT, CFG(min_rate),
+	 "bytes per second a transfer must keep up, in either direction (1024)"},
 	{"metrics_port", OPT_UINT, CFG(metrics_port),
 	 "serve Prometheus metrics on 127.0.0.1:PORT (SIGUSR1 logs them anyway)"},
 	{"key_file", OPT_STRING, CFG(key_file),
@@ -254,6 +260,14 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 		else if (o->offset == CFG(max_retries) && u <= 100)
 			cfg->max_retries = (unsigned long)u;
 		else if (o->offset == CFG(max_retries))
+			break;
+		else if (o->offset == CFG(io_timeout) && u >= 1 && u <= 3600)
+			cfg->io_timeout = (unsigned long)u;
+		else if (o->offset == CFG(io_timeout))
+			break;
+		else if (o->offset == CFG(min_rate) && u >= 1)
+			cfg->min_rate = (unsigned long)u;
+		else if (o->offset == CFG(min_rate))
 			break;
 		else if (o->offset == CFG(uid))
 			cfg->uid = (uid_t)u;
@@ -448,6 +462,9 @@ void config_init(struct config *cfg)
 		.rename_dir_limit = 100000,
 		.implicit_dirs = 1,
 		.max_retries = 7,
+		.retry_deadline = 120,
+		.io_timeout = 30,
+		.min_rate = 1024,
 		.readahead_mb = 64,
 		.list_parallel = 16,
 		.prefetch_files = 16,
@@ -471,6 +488,10 @@ int config_check(struct config *cfg)
 	 * file: allow_other brings the checks unless they are refused by name. */
 	if (cfg->default_permissions < 0)
 		cfg->default_permissions = cfg->allow_other;
+	if (!(cfg->retry_deadline > 0)) {
+		fprintf(stderr, "gcsmount: retry_deadline must be more than 0 seconds\n");
+		return -1;
+	}
 	if (cfg->only_dir && normalize_prefix(cfg->only_dir)) {
 		fprintf(stderr,
 			"gcsmount: only_dir '%s' is not a prefix gcsmount can mount (it needs "

@@ -36,6 +36,9 @@ struct config {
 	unsigned long chunk_mb;
 	unsigned long rename_dir_limit;
 	unsigned long max_retries;
+	double retry_deadline;
+	unsigned long io_timeout;
+	unsigned long min_rate;
 	unsigned long readahead_mb;
 	unsigned long list_parallel;
 	unsigned long prefetch_files;
