@@ -23,9 +23,11 @@ esac
 runtime_packages=(gcc libc6-dev meson ninja-build pkg-config
                   libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libxml2-dev libjson-c-dev
                   ca-certificates)
-# The tests, the demo, the Debian package and the check on Debian 11 (tools/check-debian11).
+# The tests, the demo, the Debian package and the check on Debian 11 (tools/check-debian11);
+# valgrind for ./test.sh --valgrind; clang and its runtimes (libFuzzer, sanitizers) for
+# tests/fuzz/run.
 dev_packages=(build-essential python3 python3-pytest rclone nghttp2-proxy curl openssl
-              debhelper dpkg-dev fakeroot debootstrap)
+              debhelper dpkg-dev fakeroot debootstrap valgrind clang libclang-rt-dev)
 
 packages=("${runtime_packages[@]}")
 [ "$mode" = --runtime ] || packages+=("${dev_packages[@]}")
