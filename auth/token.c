@@ -31,9 +31,15 @@ static long expires_in_value(json_object *v)
 	case json_type_int:
 		n = (long)json_object_get_int64(v);
 		break;
-	case json_type_double:
-		n = (long)json_object_get_double(v);
+	case json_type_double: {
+		double d = json_object_get_double(v);
+
+		/* Checked before the conversion, which is undefined for what no long holds. */
+		if (!(d > 0 && d <= MAX_LIFETIME_S))
+			return -1;
+		n = (long)d;
 		break;
+	}
 	case json_type_string: {
 		const char *s = json_object_get_string(v);
 		char *end;
@@ -66,7 +72,8 @@ int auth_token_parse(const char *body, size_t len, struct auth_token *out)
 	if (!root || !json_object_is_type(root, json_type_object))
 		goto out;
 	if (json_object_object_get_ex(root, "token_type", &v) &&
-	    strcasecmp(json_object_get_string(v), "Bearer") != 0)
+	    (!json_object_is_type(v, json_type_string) ||
+	     strcasecmp(json_object_get_string(v), "Bearer") != 0))
 		goto out;
 	if (!json_object_object_get_ex(root, "expires_in", &v))
 		goto out;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +165,7 @@ static int parse_seconds(const char *s, double *out)
 
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < 0 || v > 1e9)
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e9)
 		return -1;
 	*out = v;
 	return 0;

@@ -10,6 +10,7 @@
  * Values that do not parse are ignored rather than trusted. */
 #include "gcs/object.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -66,10 +67,11 @@ int gcs_parse_rfc3339(const char *s, struct timespec *out)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int hh, mm;
-
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+		/* Exactly "hh:mm": anything shorter would leave p past the string's end. */
+		if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
+		    !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
 			return -EINVAL;
+		int hh = (p[1] - '0') * 10 + (p[2] - '0'), mm = (p[4] - '0') * 10 + (p[5] - '0');
 		long off = hh * 3600L + mm * 60L;
 		t += *p == '+' ? -off : off;
 		p += 6;
