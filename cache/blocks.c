@@ -556,6 +556,63 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 	return rc ? rc : (ssize_t)len;
 }
 
+ssize_t bcache_read_cached(struct bcache *bc, const char *object, uint64_t generation,
+			   uint64_t object_size, uint64_t offset, size_t len, void *out)
+{
+	struct bcache_req rq = {
+		.object = object,
+		.generation = generation,
+	};
+	int rc = 0;
+
+	if (!bc || !object || !out)
+		return -EINVAL;
+	if (offset >= object_size || len == 0)
+		return 0;
+	if (len > object_size - offset)
+		len = object_size - offset;
+	if (len > BCACHE_MAX_READ)
+		len = BCACHE_MAX_READ;
+	rq.object_len = strlen(object);
+	rq.object_hash = hash_fnv1a64(HASH_FNV1A64_BASIS, object, rq.object_len);
+	rq.first = offset / bc->block_size;
+	rq.nslots = (offset + len - 1) / bc->block_size - rq.first + 1;
+	TAILQ_INIT(&rq.doomed);
+	rq.slots = calloc(rq.nslots, sizeof(*rq.slots));
+	if (!rq.slots)
+		return -ENOMEM;
+
+	pthread_mutex_lock(&bc->lock);
+	for (size_t i = 0; i < rq.nslots && !rc; i++) {
+		uint64_t index = rq.first + i;
+		uint64_t hash = bcache_hash(rq.object_hash, generation, index);
+		struct bcache_block *b = bcache_lookup(bc, hash, object, generation, index);
+
+		if (!b || b->state != BCACHE_READY) {
+			rc = -EAGAIN;
+			break;
+		}
+		if (b->refs++ == 0) {
+			TAILQ_REMOVE(&bc->lru, b, lru);
+			bc->lru_bytes -= b->len;
+		}
+		rq.slots[i].b = b;
+	}
+	if (!rc)
+		bc->stats.hits += rq.nslots;
+	pthread_mutex_unlock(&bc->lock);
+
+	if (!rc)
+		rc = bcache_copy_out(bc, &rq, offset, len, out);
+
+	pthread_mutex_lock(&bc->lock);
+	bcache_unpin(bc, &rq);
+	pthread_mutex_unlock(&bc->lock);
+	bcache_free_blocks(bc, &rq.doomed);
+	free(rq.slots);
+	return rc ? rc : (ssize_t)len;
+}
+
 void bcache_invalidate(struct bcache *bc, const char *object)
 {
 	struct bcache_list doomed;
@@ -584,4 +641,14 @@ void bcache_get_stats(struct bcache *bc, struct bcache_stats *out)
 	out->bytes_cached = bc->bytes;
 	out->bytes_allocated = atomic_load(&bc->allocated);
 	pthread_mutex_unlock(&bc->lock);
+}
+
+size_t bcache_block_size(const struct bcache *bc)
+{
+	return bc->block_size;
+}
+
+size_t bcache_capacity(const struct bcache *bc)
+{
+	return bc->capacity;
 }

@@ -76,6 +76,13 @@ ssize_t bcache_read(struct bcache *bc, const char *object, uint64_t generation,
 		    uint64_t object_size, uint64_t offset, size_t len, void *out,
 		    bcache_fetch_fn fetch, void *arg);
 
+/* bcache_read() of blocks already cached only: copies [offset, offset + len) (clipped to
+ * object_size) and returns the byte count when every block it touches is cached and filled,
+ * else -EAGAIN (nothing is fetched, nothing waited for). For a reader that would otherwise
+ * fetch a few bytes itself rather than whole blocks. */
+ssize_t bcache_read_cached(struct bcache *bc, const char *object, uint64_t generation,
+			   uint64_t object_size, uint64_t offset, size_t len, void *out);
+
 /* Drops every cached block of the object, all generations. Blocks a read is still filling or
  * copying stay alive until that read is done but are no longer found by later reads. Takes time
  * proportional to the number of cached blocks. */
@@ -83,5 +90,9 @@ void bcache_invalidate(struct bcache *bc, const char *object);
 
 /* Copies a consistent snapshot of the counters into out. */
 void bcache_get_stats(struct bcache *bc, struct bcache_stats *out);
+
+/* The block size and the capacity the cache was made with. */
+size_t bcache_block_size(const struct bcache *bc);
+size_t bcache_capacity(const struct bcache *bc);
 
 #endif

@@ -2,7 +2,10 @@
  *
  * Reads of a file nobody writes are pinned to the generation it was opened at, so a reader
  * never sees a mix of two versions; they go through the block cache with read-ahead for
- * sequential readers. A file opened for writing is staged locally (fs/upload.c): every read
+ * sequential readers. Random readers get what rr_note_read() (fs/readahead.h) decides: exact
+ * bytes for scattered small reads, whole blocks where reads come back, a hot region fetched
+ * ahead, and for a reader all over the file the whole of it, once: into the memory cache, or
+ * into a local copy on disk (cache/copy.h) when it is too large for that. A file opened for writing is staged locally (fs/upload.c): every read
  * and write of it goes to the staging file; close queues its upload (or, in wait mode,
  * uploads it) and fsync uploads it at once. A created file exists only here until its first
  * upload. */
@@ -11,9 +14,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cache/blocks.h"
+#include "cache/copy.h"
 #include "fs/dircache.h"
 #include "fs/upload.h"
 #include "fs/ops_i.h"
@@ -175,11 +180,143 @@ ssize_t fs_fetch_from_server(void *arg, const char *object, uint64_t generation,
 	return gcs_readv(fs->gcs, object, generation, off, iov, iovcnt);
 }
 
+/* A random reader that sweeps an object gets the whole of it fetched once, in the background:
+ * into the memory cache when the object fills at most a quarter of it, else into a local copy
+ * on disk (cache/copy.h), up to COPY_MAX, in COPY_STREAMS requests at a time of one chunk each.
+ * A copy leaves COPY_FREE_MARGIN free on its filesystem; it lives as long as the open-file
+ * node, and its file has no name, so a crash leaves nothing behind. */
+#define COPY_MAX (8ull << 30)
+#define COPY_STREAMS 16
+#define COPY_CHUNK_MIN (4u << 20)
+#define COPY_CHUNK_MAX (64u << 20)
+#define COPY_FREE_MARGIN (1ull << 30)
+
+struct copy_job {
+	struct gmfs *fs;
+	struct lcopy *copy; /* a reference */
+	char *object;
+	struct timespec started;
+};
+
+static void copy_job_free(void *arg)
+{
+	struct copy_job *j = arg;
+
+	lcopy_put(j->copy);
+	free(j->object);
+	free(j);
+}
+
+/* One chunk per run; then the job queues itself again, so that read-ahead workers stay free to
+ * stop between chunks, and other jobs take turns with it. */
+static void copy_job_run(void *arg)
+{
+	struct copy_job *j = arg;
+	uint64_t off;
+	size_t len;
+	int rc;
+
+	if (!lcopy_claim(j->copy, &off, &len)) {
+		copy_job_free(j);
+		return;
+	}
+	rc = lcopy_fill(j->copy, off, len, j->object, fs_fetch_from_server, j->fs);
+	if (rc < 0)
+		log_info("%s: local copy: fetching %zu bytes at %llu failed (%s); those reads go "
+			 "to the bucket",
+			 j->object, len, (unsigned long long)off, strerror(-rc));
+	if (rc == 1) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		log_info("%s: local copy complete in %.1f s", j->object,
+			 (double)(now.tv_sec - j->started.tv_sec) +
+				 (double)(now.tv_nsec - j->started.tv_nsec) / 1e9);
+	}
+	readahead_submit_work(j->fs->ra, copy_job_run, copy_job_free, j);
+}
+
+/* An empty file with no name for a local copy: in the staging folder, or (read-only mounts
+ * have none) in /var/tmp. */
+static int open_scratch(struct gmfs *fs)
+{
+	char *path = NULL;
+	int fd;
+
+	if (fs->stage) {
+		fd = stage_create(fs->stage, &path);
+		if (fd >= 0) {
+			unlink(path);
+			free(path);
+		}
+		return fd;
+	}
+	fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return fd >= 0 ? fd : -errno;
+}
+
+static void fetch_whole(struct gmfs *fs, struct fnode *n, const char *path, uint64_t gen,
+			uint64_t size)
+{
+	struct statvfs sv;
+	struct lcopy *c;
+	size_t chunk;
+	int fd;
+
+	if (!fs->ra)
+		return;
+	if (size <= bcache_capacity(fs->blocks) / 4) {
+		readahead_submit(fs->ra, path, gen, size, 0, (size_t)size);
+		return;
+	}
+	if (size > COPY_MAX)
+		return;
+	fd = open_scratch(fs);
+	if (fd < 0)
+		return;
+	if (fstatvfs(fd, &sv) != 0 || (uint64_t)sv.f_bavail * sv.f_frsize < size + COPY_FREE_MARGIN) {
+		log_info("%s: no room for a local copy of its %llu MiB; random reads go to the "
+			 "bucket",
+			 path, (unsigned long long)(size >> 20));
+		close(fd);
+		return;
+	}
+	chunk = (size_t)((size / COPY_STREAMS + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1));
+	chunk = chunk < COPY_CHUNK_MIN ? COPY_CHUNK_MIN : chunk > COPY_CHUNK_MAX ? COPY_CHUNK_MAX : chunk;
+	c = lcopy_new(fd, gen, size, chunk);
+	if (!c)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (n->copy || n->fd >= 0) {
+		pthread_mutex_unlock(&n->lock);
+		lcopy_put(c);
+		return;
+	}
+	n->copy = lcopy_get(c);
+	pthread_mutex_unlock(&n->lock);
+	log_info("%s: read at random all over: fetching its %llu MiB into a local copy", path,
+		 (unsigned long long)(size >> 20));
+	for (int i = 0; i < COPY_STREAMS; i++) {
+		struct copy_job *j = calloc(1, sizeof(*j));
+
+		if (!j || !(j->object = strdup(path))) {
+			free(j);
+			break;
+		}
+		j->fs = fs;
+		j->copy = lcopy_get(c);
+		clock_gettime(CLOCK_MONOTONIC, &j->started);
+		readahead_submit_work(fs->ra, copy_job_run, copy_job_free, j);
+	}
+	lcopy_put(c);
+}
+
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct fnode *n = h->node;
+	struct lcopy *copy = NULL;
 	ssize_t got;
 	char *buf;
 
@@ -189,8 +326,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	uint64_t ra_off = 0, ra_len = 0;
-	int random = 0;
+	uint64_t ra_off = 0, ra_len = 0, region_off = 0;
+	int random = 0, rr = 0;
 
 	pthread_mutex_lock(&n->lock);
 	if (n->fd >= 0) {
@@ -209,31 +346,58 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	if (fs->blocks)
 		random = ra_note_read(&h->ra, h->size, (uint64_t)(off > 0 ? off : 0), size,
 				      fs->ra ? fs->ra_window : 0, &ra_off, &ra_len);
+	if (random && off >= 0)
+		rr = rr_note_read(&n->rr, h->size, (uint64_t)off, size,
+				  bcache_block_size(fs->blocks), &region_off);
+	if (n->copy && lcopy_generation(n->copy) == h->generation)
+		copy = lcopy_get(n->copy);
 	/* A rename on this mount changes both under the node mutex. */
 	char *path = strdup(n->path);
 	uint64_t gen = h->generation;
 	pthread_mutex_unlock(&n->lock);
 	if (!path) {
+		lcopy_put(copy);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 
 	if (off < 0 || (uint64_t)off >= h->size || size == 0) {
+		lcopy_put(copy);
 		free(path);
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
 	if (size > h->size - (uint64_t)off)
 		size = (size_t)(h->size - (uint64_t)off);
+	/* What the local copy holds, it answers; the rest comes as if there were none. */
+	if (copy) {
+		got = lcopy_read(copy, (uint64_t)off, size, buf);
+		lcopy_put(copy);
+		if (got >= 0) {
+			free(path);
+			goto reply;
+		}
+	}
 	if (ra_len)
 		readahead_submit(fs->ra, path, gen, h->size, ra_off, (size_t)ra_len);
+	if ((rr & RR_REGION) && fs->ra)
+		readahead_submit(fs->ra, path, gen, h->size, region_off,
+				 (size_t)(h->size - region_off < RR_HOT_REGION ? h->size - region_off
+									: RR_HOT_REGION));
+	if (rr & RR_WHOLE)
+		fetch_whole(fs, n, path, gen, h->size);
 	for (int attempt = 0;; attempt++) {
-		/* A random reader of a large file gets exactly the bytes it asks for: whole
-		 * blocks would multiply what crosses the network. */
-		if (fs->blocks && !(random && h->size > BYPASS_MIN_SIZE && size < BYPASS_MAX_READ))
+		/* A small random read of a large file gets exactly the bytes it asks for, unless
+		 * it is near another lately: whole blocks for every scattered read would multiply
+		 * what crosses the network, while reads that come back to a place share one. */
+		int exact = random && !(rr & RR_BLOCK) && h->size > BYPASS_MIN_SIZE &&
+			    size < BYPASS_MAX_READ;
+
+		if (fs->blocks && !exact)
 			got = bcache_read(fs->blocks, path, gen, h->size, (uint64_t)off, size, buf,
 					  fs->fetch, fs->fetch_arg);
-		else
+		else if (!fs->blocks || (got = bcache_read_cached(fs->blocks, path, gen, h->size,
+								  (uint64_t)off, size, buf)) < 0)
 			got = gcs_read(fs->gcs, path, gen, (uint64_t)off, size, buf);
 		if (got != -ENOENT || attempt > 0)
 			break;
@@ -298,6 +462,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	pthread_mutex_lock(&n->lock);
 	rc = 0;
 	if (n->fd < 0) {
+		fnode_drop_copy(n);
 		n->fd = stage_create(fs->stage, &n->stage_path);
 		rc = n->fd < 0 ? n->fd : 0;
 		if (rc)

@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+
+#include "cache/copy.h"
 #include <string.h>
 #include <unistd.h>
 
@@ -81,6 +83,17 @@ void fnode_moved(struct fnode *n, uint64_t moved_generation, uint64_t generation
 	for (struct handle *h = n->handles; h; h = h->next)
 		if (h->generation == moved_generation)
 			h->generation = generation;
+	if (n->copy && lcopy_generation(n->copy) == moved_generation)
+		lcopy_set_generation(n->copy, generation);
+}
+
+void fnode_drop_copy(struct fnode *n)
+{
+	if (!n->copy)
+		return;
+	lcopy_abandon(n->copy);
+	lcopy_put(n->copy);
+	n->copy = NULL;
 }
 
 void fnode_unstage(struct fnode *n)
@@ -103,6 +116,7 @@ static void fnode_free(struct fnode *n)
 		free(h);
 	}
 	fnode_unstage(n);
+	fnode_drop_copy(n);
 	pthread_mutex_destroy(&n->lock);
 	free(n->path);
 	free(n->content_type);

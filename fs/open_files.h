@@ -28,6 +28,7 @@
 #include "fs/readahead.h"
 
 struct gmfs;
+struct lcopy;
 struct gcs_object;
 struct ftable;
 
@@ -81,6 +82,10 @@ struct fnode {
 	char *session;	     /* the session, once the first chunk is due */
 	uint64_t sent;	     /* bytes the session has kept */
 	uint32_t stream_crc; /* CRC32C of [0, size) while streamable */
+	/* Random readers of the object (fs/readahead.h), and the local copy made for them when
+	 * they sweep it (cache/copy.h; owned, one reference). */
+	struct rr_state rr;
+	struct lcopy *copy;
 
 	unsigned refs; /* ftable's lock */
 	int queued;    /* in the upload queue, not yet taken by a worker; ftable's lock */
@@ -141,5 +146,7 @@ void fnode_moved(struct fnode *n, uint64_t moved_generation, uint64_t generation
 		 uint64_t metageneration);
 /* With the node mutex held: close and remove the staging file. */
 void fnode_unstage(struct fnode *n);
+/* With the node mutex held: drop the local copy (if any); fillers stop. */
+void fnode_drop_copy(struct fnode *n);
 
 #endif

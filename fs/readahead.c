@@ -1,4 +1,4 @@
-/* Read-ahead workers and the sequential-reader detector.
+/* Read-ahead workers, the sequential-reader detector and the random-reader policy.
  *
  * A GCS request pays about a round trip before its first byte and then runs at one
  * connection's speed, so one reader fetching block after block is bound by latency. Once a
@@ -6,7 +6,8 @@
  * RA_JOB_SIZE; several workers fetch them at once, each job a single ranged GET into the block
  * cache, and the reader finds the blocks there (or waits for the one being fetched, which the cache
  * never fetches twice). The window starts at two jobs and doubles while the reader keeps up, to the
- * configured maximum. A reader that jumps around gets no read-ahead.
+ * configured maximum. A reader that jumps around gets no read-ahead from it; rr_note_read()
+ * decides what such a reader gets instead (see fs/readahead.h).
  *
  * Lock: ra->lock guards the queue and the stop flag; workers hold it only to take a job. */
 #include "fs/readahead.h"
@@ -18,10 +19,22 @@
 #define QUEUE_MAX 256
 
 struct job {
-	char *object;
+	char *object; /* NULL for work of another kind: run(arg), or drop(arg) */
 	uint64_t generation, object_size, off, len;
+	void (*run)(void *);
+	void (*drop)(void *);
+	void *arg;
 	struct job *next;
 };
+
+/* A job that is not run: its work learns so. */
+static void job_free(struct job *j, int dropped)
+{
+	if (dropped && j->drop)
+		j->drop(j->arg);
+	free(j->object);
+	free(j);
+}
 
 struct readahead {
 	struct bcache *bc;
@@ -56,10 +69,12 @@ static void *worker(void *p)
 		pthread_mutex_unlock(&ra->lock);
 
 		/* No buffer: the blocks only go into the cache. Errors are the reader's to meet. */
-		bcache_read(ra->bc, j->object, j->generation, j->object_size, j->off,
-			    (size_t)j->len, NULL, ra->fetch, ra->arg);
-		free(j->object);
-		free(j);
+		if (j->run)
+			j->run(j->arg);
+		else
+			bcache_read(ra->bc, j->object, j->generation, j->object_size, j->off,
+				    (size_t)j->len, NULL, ra->fetch, ra->arg);
+		job_free(j, 0);
 	}
 }
 
@@ -102,13 +117,31 @@ void readahead_free(struct readahead *ra)
 	while (ra->head) {
 		struct job *j = ra->head;
 		ra->head = j->next;
-		free(j->object);
-		free(j);
+		job_free(j, 1);
 	}
 	free(ra->threads);
 	pthread_cond_destroy(&ra->wake);
 	pthread_mutex_destroy(&ra->lock);
 	free(ra);
+}
+
+/* Adds a job to the queue, or drops it when the queue is full or stopping. */
+static void enqueue(struct readahead *ra, struct job *j)
+{
+	pthread_mutex_lock(&ra->lock);
+	if (ra->queued >= QUEUE_MAX || ra->stop) {
+		pthread_mutex_unlock(&ra->lock);
+		job_free(j, 1);
+		return;
+	}
+	if (ra->tail)
+		ra->tail->next = j;
+	else
+		ra->head = j;
+	ra->tail = j;
+	ra->queued++;
+	pthread_cond_signal(&ra->wake);
+	pthread_mutex_unlock(&ra->lock);
 }
 
 void readahead_submit(struct readahead *ra, const char *object, uint64_t generation,
@@ -127,24 +160,25 @@ void readahead_submit(struct readahead *ra, const char *object, uint64_t generat
 		j->object_size = object_size;
 		j->off = off;
 		j->len = n;
-		pthread_mutex_lock(&ra->lock);
-		if (ra->queued >= QUEUE_MAX || ra->stop) {
-			pthread_mutex_unlock(&ra->lock);
-			free(j->object);
-			free(j);
-			return;
-		}
-		if (ra->tail)
-			ra->tail->next = j;
-		else
-			ra->head = j;
-		ra->tail = j;
-		ra->queued++;
-		pthread_cond_signal(&ra->wake);
-		pthread_mutex_unlock(&ra->lock);
+		enqueue(ra, j);
 		off += n;
 		len -= n;
 	}
+}
+
+void readahead_submit_work(struct readahead *ra, void (*run)(void *), void (*drop)(void *),
+			   void *arg)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		drop(arg);
+		return;
+	}
+	j->run = run;
+	j->drop = drop;
+	j->arg = arg;
+	enqueue(ra, j);
 }
 
 int ra_note_read(struct ra_state *s, uint64_t object_size, uint64_t off, size_t len,
@@ -193,4 +227,64 @@ int ra_note_read(struct ra_state *s, uint64_t object_size, uint64_t off, size_t 
 			s->window = max_window;
 	}
 	return 0;
+}
+
+int rr_note_read(struct rr_state *s, uint64_t object_size, uint64_t off, size_t len,
+		 size_t block_size, uint64_t *region_off)
+{
+	uint64_t blk = off / block_size;
+	uint64_t last = (off + (len ? len : 1) - 1) / block_size;
+	uint64_t per_region = RR_HOT_REGION / block_size ? RR_HOT_REGION / block_size : 1;
+	uint64_t region = blk / per_region;
+	unsigned hot = 0;
+	int flags = 0, known = 0;
+
+	*region_off = 0;
+	s->reads++;
+	/* Near a recent read: the same blocks or the ones next to them. The ring holds each
+	 * block once, so the blocks of the region it holds are distinct. */
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		uint64_t b = s->recent[i];
+
+		if (b + 1 >= blk && b <= last + 1)
+			flags |= RR_BLOCK;
+		if (b == blk)
+			known = 1;
+		else if (b / per_region == region)
+			hot++;
+	}
+	if (!known) {
+		s->recent[s->at] = blk;
+		s->at = (s->at + 1) % RR_RECENT;
+		if (s->nrecent < RR_RECENT)
+			s->nrecent++;
+	}
+	/* Reads coming back to one region: fetch it ahead, once while it stays in the ring (and
+	 * not at all once the whole object is on its way). */
+	if (hot + 1 >= RR_HOT_BLOCKS && !s->swept) {
+		int done = 0;
+
+		for (unsigned i = 0; i < sizeof(s->hot_done) / sizeof(s->hot_done[0]); i++)
+			done |= s->hot_done[i] == region + 1;
+		if (!done) {
+			s->hot_done[s->hot_at] = region + 1;
+			s->hot_at = (s->hot_at + 1) % (sizeof(s->hot_done) / sizeof(s->hot_done[0]));
+			*region_off = region * per_region * block_size;
+			flags |= RR_REGION;
+		}
+	}
+	if (object_size > 0 && off < object_size) {
+		unsigned r = (unsigned)(off * RR_REGIONS / object_size);
+		uint64_t bit = 1ull << (r % 64);
+
+		if (!(s->regions[r / 64] & bit)) {
+			s->regions[r / 64] |= bit;
+			s->nregions++;
+		}
+	}
+	if (!s->swept && s->nregions >= RR_SWEEP_REGIONS) {
+		s->swept = 1;
+		flags |= RR_WHOLE;
+	}
+	return flags;
 }

@@ -95,7 +95,7 @@ def test_sequential_read_of_a_large_file_uses_few_large_requests(fakegcs, mount)
     assert sum(e["bytes_out"] for e in gets) < size * 1.1
 
 
-def test_random_small_reads_of_a_large_file_fetch_only_what_is_asked(fakegcs, mount):
+def test_random_small_reads_all_over_a_large_file_fetch_it_at_most_once(fakegcs, mount):
     size = 64 << 20
     fakegcs.put(BUCKET, "db.bin", os.urandom(size))
     m = mount()
@@ -109,7 +109,10 @@ def test_random_small_reads_of_a_large_file_fetch_only_what_is_asked(fakegcs, mo
     finally:
         os.close(fd)
     gets = [e for e in fakegcs.log() if e["op"] == "xml.get"]
-    assert sum(e["bytes_out"] for e in gets) < 8 << 20
+    # Spread over the whole file they are a sweep: after a few exact reads the file is
+    # fetched once, whole, in large requests; no 1 MiB block per 4 KiB read, nothing twice
+    # (test_random_reads.py has the other patterns).
+    assert sum(e["bytes_out"] for e in gets) <= size + (1 << 20)
 
 
 def test_lookups_in_a_listed_directory_cost_no_requests(fakegcs, mount):

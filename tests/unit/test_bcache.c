@@ -129,6 +129,32 @@ static void test_read_without_buffer_fills_the_cache_for_later_reads(void)
 	bcache_free(bc);
 }
 
+static void test_read_of_cached_blocks_only_never_fetches(void)
+{
+	struct bcache *bc = bcache_new(BS, 1 << 20);
+	struct fake f;
+	unsigned char *out = guarded_buf(3 * BS);
+	ssize_t n;
+
+	fake_init(&f, 100 * BS);
+	/* Nothing cached: no bytes, no fetch. */
+	CHECK(bcache_read_cached(bc, "obj", 1, f.claimed, 5 * BS, 10, out) == -EAGAIN);
+	CHECK(atomic_load(&f.calls) == 0);
+	CHECK(read_ok(bc, &f, "obj", 1, 4 * BS, 2 * BS));
+	/* Within the cached blocks: served; reaching past them: refused whole. */
+	n = bcache_read_cached(bc, "obj", 1, f.claimed, 4 * BS + 7, BS, out);
+	CHECK(read_result_ok("obj", 1, 4 * BS + 7, BS, n, BS, out, BS));
+	CHECK(bcache_read_cached(bc, "obj", 1, f.claimed, 5 * BS + 7, BS, out) == -EAGAIN);
+	/* Another generation's blocks are not these. */
+	CHECK(bcache_read_cached(bc, "obj", 2, f.claimed, 4 * BS, 10, out) == -EAGAIN);
+	CHECK(atomic_load(&f.calls) == 1);
+	/* The blocks it used are back on the LRU list: a later read still finds them. */
+	CHECK(read_ok(bc, &f, "obj", 1, 4 * BS, 2 * BS));
+	CHECK(atomic_load(&f.calls) == 1);
+	free(out);
+	bcache_free(bc);
+}
+
 static void test_spanning_read_of_missing_blocks_makes_one_fetch(void)
 {
 	struct bcache *bc = bcache_new(BS, 1 << 20);
@@ -655,6 +681,7 @@ static const struct test tests[] = {
 	TEST(test_reads_return_right_bytes_at_every_alignment),
 	TEST(test_second_read_of_same_range_makes_no_fetch),
 	TEST(test_read_without_buffer_fills_the_cache_for_later_reads),
+	TEST(test_read_of_cached_blocks_only_never_fetches),
 	TEST(test_spanning_read_of_missing_blocks_makes_one_fetch),
 	TEST(test_run_of_missing_blocks_is_fetched_once_straight_into_the_blocks),
 	TEST(test_short_last_block_gets_a_short_buffer),

@@ -1,4 +1,5 @@
-/* Unit tests of fs/readahead.c: the sequential-reader detector and the worker pool. */
+/* Unit tests of fs/readahead.c: the sequential-reader detector, the random-reader policy and the
+ * worker pool. */
 #include "check.h"
 
 #include <stdatomic.h>
@@ -120,6 +121,119 @@ static void workers_fill_the_cache_so_reads_make_no_fetch(void)
 	bcache_free(bc);
 }
 
+
+/* The random-reader policy (rr_note_read). */
+
+static void scattered_small_reads_are_fetched_exactly(void)
+{
+	struct rr_state s = {0};
+	uint64_t region;
+
+	/* Far apart: never near a recent read, so no block is fetched for them. */
+	for (uint64_t i = 0; i < 6; i++)
+		CHECK((rr_note_read(&s, 1024 * MiB, i * 100 * MiB + 4096, 4096, MiB, &region) &
+		       (RR_BLOCK | RR_REGION)) == 0);
+}
+
+static void a_read_near_a_recent_one_fetches_its_block(void)
+{
+	struct rr_state s = {0};
+	uint64_t region;
+
+	CHECK(rr_note_read(&s, 1024 * MiB, 300 * MiB + 8192, 4096, MiB, &region) == 0);
+	/* The same block, then the next one: the surrounding block is worth keeping. */
+	CHECK(rr_note_read(&s, 1024 * MiB, 300 * MiB + 500000, 4096, MiB, &region) & RR_BLOCK);
+	CHECK(rr_note_read(&s, 1024 * MiB, 301 * MiB + 4096, 4096, MiB, &region) & RR_BLOCK);
+	/* Two blocks away from everything read: exact again. */
+	CHECK(!(rr_note_read(&s, 1024 * MiB, 303 * MiB + 4096, 4096, MiB, &region) & RR_BLOCK));
+}
+
+static void reads_coming_back_to_a_region_fetch_it_once(void)
+{
+	struct rr_state s = {0};
+	uint64_t region = 0;
+	int flags, fetched = 0;
+
+	/* Distinct blocks of one 8 MiB region, read in a scattered order. */
+	uint64_t blocks[] = {17, 21, 19, 22, 16, 20};
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		flags = rr_note_read(&s, 1024 * MiB, blocks[i] * MiB + 100, 4096, MiB, &region);
+		if (flags & RR_REGION) {
+			CHECK(region == 16 * MiB);
+			CHECK(i + 1 >= RR_HOT_BLOCKS);
+			fetched++;
+		}
+	}
+	CHECK(fetched == 1);
+}
+
+static void a_reader_all_over_the_object_sweeps_it_once(void)
+{
+	struct rr_state s = {0};
+	uint64_t region;
+	int whole = 0, at = -1;
+
+	srand(7);
+	for (int i = 0; i < 200; i++) {
+		uint64_t pos = ((uint64_t)rand() % (1024 * 256)) * 4096;
+
+		if (rr_note_read(&s, 1024 * MiB, pos, 4096, MiB, &region) & RR_WHOLE) {
+			whole++;
+			at = i;
+		}
+	}
+	CHECK(whole == 1);
+	/* As soon as RR_SWEEP_REGIONS regions were read, which takes few reads when they are
+	 * spread out. */
+	CHECK(at >= RR_SWEEP_REGIONS - 1 && at < 4 * RR_SWEEP_REGIONS);
+}
+
+static void reads_within_a_few_regions_are_no_sweep(void)
+{
+	struct rr_state s = {0};
+	uint64_t region;
+
+	/* A header and a footer, read over and over: two regions of the object. */
+	for (int i = 0; i < 100; i++) {
+		CHECK(!(rr_note_read(&s, 1024 * MiB, (uint64_t)(i % 7) * 4096, 4096, MiB, &region) &
+			RR_WHOLE));
+		CHECK(!(rr_note_read(&s, 1024 * MiB, 1024 * MiB - 4096 * (uint64_t)(1 + i % 5), 4096,
+				     MiB, &region) &
+			RR_WHOLE));
+	}
+}
+
+/* Work jobs: run or dropped, exactly one of the two. */
+
+static atomic_int ran, dropped;
+
+static void count_run(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&ran, 1);
+}
+
+static void count_drop(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&dropped, 1);
+}
+
+static void work_jobs_run_or_are_dropped_exactly_once(void)
+{
+	struct bcache *bc = bcache_new(MiB, 4 * MiB);
+	struct readahead *ra = readahead_new(bc, counting_fetch, NULL, 2);
+
+	for (int i = 0; i < 1000; i++)
+		readahead_submit_work(ra, count_run, count_drop, NULL);
+	for (int i = 0; i < 2000 && atomic_load(&ran) == 0; i++)
+		usleep(1000);
+	CHECK(atomic_load(&ran) > 0);
+	readahead_free(ra); /* drops what is still queued */
+	CHECK(atomic_load(&ran) + atomic_load(&dropped) == 1000);
+	bcache_free(bc);
+}
+
 int main(void)
 {
 	RUN(sequential_reader_gets_a_growing_window);
@@ -127,5 +241,11 @@ int main(void)
 	RUN(random_reader_gets_no_read_ahead);
 	RUN(zero_window_disables_read_ahead);
 	RUN(workers_fill_the_cache_so_reads_make_no_fetch);
+	RUN(scattered_small_reads_are_fetched_exactly);
+	RUN(a_read_near_a_recent_one_fetches_its_block);
+	RUN(reads_coming_back_to_a_region_fetch_it_once);
+	RUN(a_reader_all_over_the_object_sweeps_it_once);
+	RUN(reads_within_a_few_regions_are_no_sweep);
+	RUN(work_jobs_run_or_are_dropped_exactly_once);
 	return CHECK_DONE();
 }
