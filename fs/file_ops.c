@@ -463,7 +463,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	rc = 0;
 	if (n->fd < 0) {
 		fnode_drop_copy(n);
-		n->fd = stage_create(fs->stage, &n->stage_path);
+		n->fd = stage_create_for(fs->stage, path, &n->stage_path);
 		rc = n->fd < 0 ? n->fd : 0;
 		if (rc)
 			n->fd = -1;

@@ -96,7 +96,7 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
 		return 0;
 	}
 	fnode_drop_copy(n); /* the staged data is the truth from now on */
-	n->fd = stage_create(fs->stage, &n->stage_path);
+	n->fd = stage_create_for(fs->stage, n->path, &n->stage_path);
 	if (n->fd < 0) {
 		rc = n->fd;
 		n->fd = -1;

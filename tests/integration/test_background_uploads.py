@@ -277,12 +277,15 @@ def test_a_daemon_killed_after_close_loses_nothing(fakegcs, mount, tmp_path):
     m2.expect_log(r"a previous mount \(pid %d\) left data that was never uploaded" % m.proc.pid)
     saved = recovered_contents(staging)
     # The stalled uploads had reached the server; the batch had not left the queue, and the
-    # next mount keeps it in the recovery folder, byte for byte.
+    # next mount keeps it in the recovery folder, byte for byte, each file named after its
+    # object.
     for name, data in busy.items():
         assert fakegcs.get(BUCKET, name) == data
     for name, data in batch.items():
         assert not stored(fakegcs, name)
-        assert data in saved.values(), name
+        kept = [path for path, got in saved.items() if path.endswith("~" + name)]
+        assert len(kept) == 1, (name, sorted(saved))
+        assert saved[kept[0]] == data
 
 
 # upload_on_close=wait: close uploads, as before background uploads existed.
