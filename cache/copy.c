@@ -21,12 +21,14 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 enum chunk_state { CHUNK_MISSING, CHUNK_FILLING, CHUNK_PRESENT };
 
 struct lcopy {
 	pthread_mutex_t lock;
+	pthread_cond_t filled; /* broadcast when a fill ends */
 	atomic_uint refs;
 	int fd;
 	uint64_t size;
@@ -34,6 +36,7 @@ struct lcopy {
 	size_t nchunks;
 	uint64_t generation;
 	uint64_t hint;	 /* where the last read missed */
+	uint64_t miss_us; /* running mean of what a miss costs; 0: none measured */
 	unsigned failures;
 	bool abandoned;
 	size_t present, filling;
@@ -60,6 +63,12 @@ struct lcopy *lcopy_new(int fd, uint64_t generation, uint64_t size, size_t chunk
 		err = errno;
 		goto fail;
 	}
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->filled, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&c->lock, NULL);
 	atomic_init(&c->refs, 1);
 	c->fd = fd;
@@ -88,6 +97,7 @@ void lcopy_put(struct lcopy *c)
 	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
 	close(c->fd);
+	pthread_cond_destroy(&c->filled);
 	pthread_mutex_destroy(&c->lock);
 	free(c->state);
 	free(c);
@@ -117,10 +127,34 @@ void lcopy_set_generation(struct lcopy *c, uint64_t generation)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* What the chunks of a read are: 1 all present, 0 some missing, -1 none missing but some
+ * being filled. Called with c->lock held. */
+static int chunks_state(struct lcopy *c, size_t first, size_t last)
+{
+	int filling = 0;
+
+	for (size_t i = first; i <= last; i++) {
+		if (c->state[i] == CHUNK_MISSING)
+			return 0;
+		filling |= c->state[i] == CHUNK_FILLING;
+	}
+	return filling ? -1 : 1;
+}
+
+void lcopy_note_miss(struct lcopy *c, uint64_t usec)
+{
+	pthread_mutex_lock(&c->lock);
+	c->miss_us = c->miss_us ? (3 * c->miss_us + usec) / 4 : usec;
+	pthread_mutex_unlock(&c->lock);
+}
+
 ssize_t lcopy_read(struct lcopy *c, uint64_t off, size_t len, void *out)
 {
 	size_t first, last, done = 0;
-	bool all = true;
+	struct timespec until;
+	uint64_t wait_us;
+	bool all;
+	int st;
 
 	if (off >= c->size || len == 0)
 		return 0;
@@ -129,8 +163,22 @@ ssize_t lcopy_read(struct lcopy *c, uint64_t off, size_t len, void *out)
 	first = (size_t)(off / c->chunk_size);
 	last = (size_t)((off + len - 1) / c->chunk_size);
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = first; i <= last && all; i++)
-		all = c->state[i] == CHUNK_PRESENT;
+	st = chunks_state(c, first, last);
+	if (st < 0) {
+		wait_us = c->miss_us ? c->miss_us : LCOPY_FIRST_MISS_US;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)(wait_us / 1000000);
+		until.tv_nsec += (long)(wait_us % 1000000) * 1000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+	}
+	while (st < 0 && pthread_cond_timedwait(&c->filled, &c->lock, &until) == 0)
+		st = chunks_state(c, first, last);
+	if (st < 0)
+		st = chunks_state(c, first, last);
+	all = st == 1;
 	if (!all)
 		c->hint = off;
 	pthread_mutex_unlock(&c->lock);
@@ -223,6 +271,7 @@ int lcopy_fill(struct lcopy *c, uint64_t off, size_t len, const char *object,
 		c->state[i] = CHUNK_MISSING;
 		c->failures++;
 	}
+	pthread_cond_broadcast(&c->filled);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }

@@ -45,8 +45,16 @@ void lcopy_set_generation(struct lcopy *c, uint64_t generation);
 
 /* Reads [off, off + len), clipped to the object's size, if every chunk it touches is present:
  * returns the byte count (0 at or past the end), -EAGAIN if a chunk is missing (and records
- * off as where the reader wants data), or -errno from pread. */
+ * off as where the reader wants data), or -errno from pread. When the chunks missing are all
+ * being filled, it first waits for them, but no longer than a read elsewhere takes (see
+ * lcopy_note_miss()): their bytes are on their way, and fetching them a second time would
+ * compete with them, while waiting at most that long costs at most twice a miss. */
 ssize_t lcopy_read(struct lcopy *c, uint64_t off, size_t len, void *out);
+/* A read the copy could not answer took usec elsewhere; the copy keeps a running mean. */
+void lcopy_note_miss(struct lcopy *c, uint64_t usec);
+
+/* How long a miss is taken to last before one was measured: a round trip to GCS. */
+#define LCOPY_FIRST_MISS_US 30000
 
 /* Claims the missing chunk nearest to where the last read missed (the first one before any
  * miss): returns 1 and sets *off and *len, or 0 when none is left or the copy was abandoned

@@ -317,6 +317,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct fnode *n = h->node;
 	struct lcopy *copy = NULL;
+	struct timespec missed = {0};
 	ssize_t got;
 	char *buf;
 
@@ -372,11 +373,12 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	/* What the local copy holds, it answers; the rest comes as if there were none. */
 	if (copy) {
 		got = lcopy_read(copy, (uint64_t)off, size, buf);
-		lcopy_put(copy);
 		if (got >= 0) {
+			lcopy_put(copy);
 			free(path);
 			goto reply;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &missed);
 	}
 	if (ra_len)
 		readahead_submit(fs->ra, path, gen, h->size, ra_off, (size_t)ra_len);
@@ -422,6 +424,18 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		log_warn("read %s: generation %llu is gone (replaced or deleted while open)", path,
 			 (unsigned long long)gen);
 		got = -ESTALE;
+	}
+	if (copy) {
+		/* What a read the copy could not answer cost: how long it is worth waiting. */
+		struct timespec now;
+		int64_t us;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		us = (int64_t)(now.tv_sec - missed.tv_sec) * 1000000 +
+		     (now.tv_nsec - missed.tv_nsec) / 1000;
+		if (got >= 0 && us > 0)
+			lcopy_note_miss(copy, (uint64_t)us);
+		lcopy_put(copy);
 	}
 	free(path);
 reply:

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache/copy.h"
@@ -147,6 +148,68 @@ static void *filler(void *p)
 	return NULL;
 }
 
+struct late_fill {
+	struct lcopy *c;
+	uint64_t off;
+	size_t len;
+	unsigned delay_us;
+};
+
+static void *fill_later(void *p)
+{
+	struct late_fill *f = p;
+
+	usleep(f->delay_us);
+	CHECK(lcopy_fill(f->c, f->off, f->len, "obj", fake_fetch, NULL) >= 0);
+	return NULL;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void a_read_waits_for_a_chunk_on_its_way_as_long_as_a_miss_takes(void)
+{
+	struct lcopy *c = new_copy(2 * CHUNK);
+	struct late_fill f = {c, 0, 0, 20000};
+	struct timespec t0;
+	unsigned char buf[16];
+	pthread_t t;
+
+	/* Misses measured at 200 ms: a fill due in 20 ms is waited for. */
+	lcopy_note_miss(c, 200000);
+	CHECK(lcopy_claim(c, &f.off, &f.len) == 1);
+	pthread_create(&t, NULL, fill_later, &f);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(lcopy_read(c, f.off + 5, 16, buf) == 16);
+	CHECK(matches(buf, f.off + 5, 16));
+	CHECK(ms_since(&t0) < 190);
+	pthread_join(t, NULL);
+	/* Misses measured at 10 ms (the mean moves a quarter of the way per miss): a fill due in
+	 * 500 ms is not waited for longer than that. */
+	for (int i = 0; i < 20; i++)
+		lcopy_note_miss(c, 10000);
+	f.delay_us = 500000;
+	CHECK(lcopy_claim(c, &f.off, &f.len) == 1);
+	pthread_create(&t, NULL, fill_later, &f);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(lcopy_read(c, f.off, 16, buf) == -EAGAIN);
+	CHECK(ms_since(&t0) < 400);
+	pthread_join(t, NULL);
+	/* A missing chunk nobody fills is not waited for at all. */
+	lcopy_put(c);
+	c = new_copy(2 * CHUNK);
+	lcopy_note_miss(c, 5000000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(lcopy_read(c, 0, 16, buf) == -EAGAIN);
+	CHECK(ms_since(&t0) < 1000);
+	lcopy_put(c);
+}
+
 static void fillers_in_parallel_fetch_each_chunk_once(void)
 {
 	struct lcopy *c = new_copy(37 * CHUNK + 5);
@@ -243,6 +306,7 @@ int main(void)
 {
 	RUN(missing_chunks_say_eagain_and_present_ones_are_read);
 	RUN(claims_go_nearest_to_the_last_miss_first);
+	RUN(a_read_waits_for_a_chunk_on_its_way_as_long_as_a_miss_takes);
 	RUN(fillers_in_parallel_fetch_each_chunk_once);
 	RUN(failed_fetches_leave_chunks_missing_and_too_many_stop_the_copy);
 	RUN(an_abandoned_copy_hands_out_nothing_but_still_reads);
