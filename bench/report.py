@@ -89,7 +89,27 @@ def targets(doc):
     add("CPU per GiB (cold sequential read)", "≤ ½ of rclone's",
         mine / theirs if mine is not None and theirs else None, 0.5,
         "%s vs rclone %s CPU-s per GiB" % (num(mine), num(theirs)), higher=False)
+    for workload, label in (("rand-4k", "random 4 KiB reads"), ("rand-1m", "random 1 MiB reads")):
+        r, rc = ok(doc, workload, "gcsmount"), ok(doc, workload, "rclone")
+        add("%s vs rclone" % label, "≥ 1.5× rclone", _ratio(r, rc), 1.5,
+            _pair(r, rc, UNIT_OF.get(workload, ""), "rclone"))
+        mine, theirs = requests_per_op(r), requests_per_op(rc)
+        add("requests per read, %s" % label[len("random "):-len(" reads")],
+            "≤ rclone's", mine / theirs if mine is not None and theirs else None, 1.0,
+            "%s vs rclone %s per read" % (num(mine), num(theirs)), higher=False)
+    create, rc_create = ok(doc, "create-small", "gcsmount"), ok(doc, "create-small", "rclone")
+    add("creating small files", "≥ 2× rclone", _ratio(create, rc_create), 2.0,
+        _pair(create, rc_create, "files/s", "rclone"))
     return out
+
+
+UNIT_OF = {"rand-4k": "reads/s", "rand-1m": "MB/s"}
+
+
+def requests_per_op(r):
+    if r is None or not r.get("ops") or (r.get("requests") or {}).get("total") is None:
+        return None
+    return r["requests"]["total"] / r["ops"]
 
 
 def _ratio(a, b):
