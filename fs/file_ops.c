@@ -84,6 +84,16 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = 0;
 	if (writable || (fi->flags & O_TRUNC))
 		rc = fnode_stage(fs, n, !!(fi->flags & O_TRUNC));
+	if (!rc && n->fd < 0) {
+		/* A background upload may have ended while this waited for the mutex: the table
+		 * then holds the generation it made, and the one read above is gone. */
+		struct iattr now = {0};
+
+		if (itable_get(fs->inodes, ino, NULL, NULL, &now, NULL) == 0) {
+			iattr_clear(&attr);
+			attr = now;
+		}
+	}
 	if (!rc) {
 		h = handle_open(n, attr.generation, attr.size, writable);
 		rc = h ? 0 : -ENOMEM;

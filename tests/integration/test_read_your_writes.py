@@ -48,8 +48,6 @@ def read_back(path):
         return repr(e), b""
 
 
-@pytest.mark.xfail(strict=True, reason="since close stopped waiting for the upload, a read "
-                                       "right after a rewrite fails with ESTALE")
 def test_a_rewritten_file_reads_back_at_once(fakegcs, mount):
     m = mount()
     m.expect_log(QUIRKS)
