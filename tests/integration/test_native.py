@@ -293,6 +293,8 @@ def test_user_mounts_reads_writes_and_unmounts_with_fusermount3(fakegcs, desktop
 
     assert as_user("cat", os.path.join(mnt, "shared.txt")).stdout == "from the bucket\n"
     as_user("sh", "-c", f"echo 'from the user' > {mnt}/mine.txt")
+    # The upload follows the close (upload_on_close=background).
+    assert wait_for(lambda: fakegcs.stat(BUCKET, "mine.txt") is not None)
     assert fakegcs.get(BUCKET, "mine.txt") == b"from the user\n"
     # Objects that store no owner belong to the mounting user.
     assert as_user("stat", "-c", "%u", f"{mnt}/shared.txt").stdout == f"{desktop_user.pw_uid}\n"
@@ -360,6 +362,7 @@ def test_installed_gcsmount_mounts_and_unmounts(fakegcs, tmp_path):
             BUCKET, str(mnt), env=INSTALLED_ENV)
         assert (mnt / "a.txt").read_bytes() == b"installed\n"
         (mnt / "b.txt").write_bytes(b"written\n")
+        assert wait_for(lambda: fakegcs.stat(BUCKET, "b.txt") is not None)
         assert fakegcs.get(BUCKET, "b.txt") == b"written\n"
         run("fusermount3", "-u", str(mnt), env=INSTALLED_ENV)
     finally:
