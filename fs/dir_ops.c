@@ -18,6 +18,7 @@
 struct open_dir {
 	char *path;
 	struct dirlist list;
+	uint64_t seen; /* the inode table's epoch when the listing was asked for */
 };
 
 /* Adds files created here but not uploaded yet to a listing of their directory. */
@@ -53,7 +54,8 @@ static int add_local_entry(struct fnode *n, void *arg)
 
 /* A copy of a fresh listing answers the lookups that follow it (the kernel forgets entries
  * sooner than stat_ttl when memory is short) and tells prefetching what comes next. */
-static void remember_listing(struct gmfs *fs, const char *dirpath, const struct dirlist *l)
+static void remember_listing(struct gmfs *fs, const char *dirpath, const struct dirlist *l,
+			     uint64_t seen)
 {
 	struct dirlist copy = {0};
 
@@ -63,7 +65,7 @@ static void remember_listing(struct gmfs *fs, const char *dirpath, const struct 
 			return;
 		}
 	copy.complete = l->complete;
-	dircache_put(fs->dirs, dirpath, &copy);
+	dircache_put_seen(fs->dirs, dirpath, &copy, seen, itable_epoch(fs->inodes));
 	dirlist_clear(&copy);
 }
 
@@ -86,13 +88,14 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * listing is under way is then in one or the other (or both, merged by the sort). */
 	struct dirlist local = {0};
 	struct local_entries le = {fs, d->path, &local};
+	d->seen = itable_epoch(fs->inodes);
 	rc = ftable_each(fs->files, d->path, add_local_entry, &le);
 	/* Each opendir lists afresh, so `ls` always shows what the bucket holds now. */
 	if (!rc)
 		rc = dirlist_fetch(fs->gcs, d->path, &fs->defaults, fs->implicit_dirs,
 				   fs->list_parallel, &d->list);
 	if (!rc)
-		remember_listing(fs, d->path, &d->list);
+		remember_listing(fs, d->path, &d->list, d->seen);
 	for (size_t i = 0; !rc && i < local.n; i++)
 		rc = dirlist_add(&d->list, local.ents[i].name, 0, &local.ents[i].attr);
 	dirlist_clear(&local);
@@ -160,14 +163,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (!path)
 			break;
 		if (plus) {
-			e.ino = itable_ref(fs->inodes, path, de->is_dir, &de->attr, fs->stat_ttl);
+			struct iattr now = {0};
+
+			/* The listing may be older than a change made here meanwhile: the kernel
+			 * gets what the table holds. */
+			e.ino = itable_ref_seen(fs->inodes, path, de->is_dir, &de->attr,
+						fs->stat_ttl, d->seen, &now);
 			if (!e.ino) {
 				free(path);
 				break;
 			}
 			e.attr_timeout = fs->stat_ttl;
 			e.entry_timeout = fs->stat_ttl;
-			fs_fill_entry_stat(fs, &e.attr, e.ino, de->is_dir, &de->attr);
+			fs_fill_entry_stat(fs, &e.attr, e.ino, de->is_dir, &now);
+			iattr_clear(&now);
 			used = fuse_add_direntry_plus(req, buf + pos, size - pos, de->name, &e,
 						      (off_t)(i + 1));
 			if (used > size - pos)

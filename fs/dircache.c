@@ -16,6 +16,7 @@ struct cached_dir {
 	char *path;
 	struct dirlist list;
 	struct timespec listed; /* CLOCK_MONOTONIC */
+	uint64_t seen;		/* the caller's epoch when the listing was asked for */
 	/* Files opened in name order: the last index opened, how many in a row, and up to
 	 * where the following files were handed out for prefetching. */
 	size_t last_open, prefetched;
@@ -74,11 +75,19 @@ static struct cached_dir **find(struct dircache *c, const char *dirpath)
 
 void dircache_put(struct dircache *c, const char *dirpath, struct dirlist *l)
 {
+	dircache_put_seen(c, dirpath, l, 0, 0);
+}
+
+void dircache_put_seen(struct dircache *c, const char *dirpath, struct dirlist *l, uint64_t seen,
+		       uint64_t now)
+{
 	struct cached_dir *d;
 	struct cached_dir **pp;
 
 	if (l->n > c->max_entries)
 		return; /* would evict everything else and still not fit */
+	if (seen != now)
+		return; /* something changed here while it was listed: it may show the old state */
 	d = calloc(1, sizeof(*d));
 	if (!d || !(d->path = strdup(dirpath))) {
 		free(d);
@@ -89,6 +98,7 @@ void dircache_put(struct dircache *c, const char *dirpath, struct dirlist *l)
 		memset(l, 0, sizeof(*l));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &d->listed);
+	d->seen = seen;
 
 	pthread_mutex_lock(&c->lock);
 	if ((pp = find(c, dirpath)))
@@ -130,6 +140,15 @@ static struct dirlist_entry *find_entry(struct cached_dir *d, const char *name)
 int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, double found_ttl,
 		    double absent_ttl, int *is_dir, struct iattr *attr)
 {
+	uint64_t seen;
+
+	return dircache_lookup_seen(c, dirpath, name, found_ttl, absent_ttl, is_dir, attr, &seen);
+}
+
+int dircache_lookup_seen(struct dircache *c, const char *dirpath, const char *name,
+			 double found_ttl, double absent_ttl, int *is_dir, struct iattr *attr,
+			 uint64_t *seen)
+{
 	struct cached_dir **pp;
 	int rc = -ENOENT;
 
@@ -144,6 +163,7 @@ int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, d
 			if (age < found_ttl)
 				rc = -E2BIG;
 		} else if (e && age < found_ttl) {
+			*seen = d->seen;
 			*is_dir = e->is_dir;
 			*attr = e->attr;
 			attr->link_target = NULL;

@@ -22,12 +22,21 @@ void dircache_free(struct dircache *c);
  * listing (l->complete == 0) is not kept, only remembered: the directory is too large to be
  * listed for a lookup. */
 void dircache_put(struct dircache *c, const char *dirpath, struct dirlist *l);
+/* dircache_put() of a listing asked for at the caller's epoch seen (see itable_epoch()),
+ * which is now at now: a listing during which anything changed through the mount is not kept,
+ * since it may show the state before the change. */
+void dircache_put_seen(struct dircache *c, const char *dirpath, struct dirlist *l, uint64_t seen,
+		       uint64_t now);
 /* Looks name up in the listing of dirpath. Returns 1 and fills *is_dir and attr (a copy)
  * when the listing has it and is younger than found_ttl; 0 when the listing lacks it and
  * is younger than absent_ttl; -E2BIG when dirpath was found too large within found_ttl;
  * -ENOENT when there is no usable listing; -ENOMEM. */
 int dircache_lookup(struct dircache *c, const char *dirpath, const char *name, double found_ttl,
 		    double absent_ttl, int *is_dir, struct iattr *attr);
+/* dircache_lookup() that also gives, when it finds name, the epoch its listing was asked for. */
+int dircache_lookup_seen(struct dircache *c, const char *dirpath, const char *name,
+			 double found_ttl, double absent_ttl, int *is_dir, struct iattr *attr,
+			 uint64_t *seen);
 /* A change made through this mount: path now exists with these attributes, or is gone.
  * A cached listing of its parent is updated in place, so it stays usable. */
 void dircache_set(struct dircache *c, const char *path, int is_dir, const struct iattr *attr);

@@ -26,6 +26,7 @@ struct inode {
 	uint64_t kernel_generation;  /* generation whose pages the kernel may cache */
 	int detached;		     /* not in by_path: its name was removed or replaced */
 	struct timespec touched;     /* a directory's entries last changed through this mount */
+	uint64_t changed;	     /* the epoch of the last change made through this mount */
 	struct inode *next_ino, *next_path;
 };
 
@@ -33,6 +34,7 @@ struct itable {
 	pthread_mutex_t lock;
 	struct inode **by_ino, **by_path;
 	size_t nbuckets, count;
+	uint64_t epoch; /* counts changes made through this mount */
 };
 
 void iattr_clear(struct iattr *a)
@@ -250,11 +252,21 @@ static int ts_before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* Installs new attributes (taking over copy). A directory whose entries changed here after
+/* Installs new attributes (taking over copy): those of a change made here (seen ==
+ * ITABLE_LOCAL), or those GCS gave to a request sent at epoch seen, unless the inode changed
+ * here since. A directory whose entries changed here after
  * its object last changed (ctime) keeps that later time as mtime and ctime: entry changes
  * are not stored in the bucket. A later change of the object itself (utimens) wins. */
-static void replace_attr(struct inode *n, struct iattr *copy, double ttl)
+static void replace_attr(struct itable *t, struct inode *n, struct iattr *copy, double ttl,
+			 uint64_t seen)
 {
+	if (seen == ITABLE_LOCAL) {
+		n->changed = ++t->epoch;
+	} else if (n->changed > seen) {
+		/* Read before a change made here, answered after it: older than what we know. */
+		iattr_clear(copy);
+		return;
+	}
 	iattr_clear(&n->attr);
 	n->attr = *copy;
 	if (n->is_dir && ts_before(&n->attr.ctime, &n->touched)) {
@@ -266,6 +278,12 @@ static void replace_attr(struct inode *n, struct iattr *copy, double ttl)
 
 uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
 		    double ttl)
+{
+	return itable_ref_seen(t, path, is_dir, attr, ttl, ITABLE_LOCAL, NULL);
+}
+
+uint64_t itable_ref_seen(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
+			 double ttl, uint64_t seen, struct iattr *now)
 {
 	struct iattr copy;
 	uint64_t ino = 0;
@@ -293,9 +311,14 @@ uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct
 		link_node(t, n);
 		t->count++;
 	}
-	replace_attr(n, &copy, ttl);
+	replace_attr(t, n, &copy, ttl, seen);
 	n->nlookup++;
 	ino = n->ino;
+	if (now && iattr_copy(now, &n->attr)) {
+		n->nlookup--;
+		ino = 0;
+		errno = ENOMEM;
+	}
 out:
 	pthread_mutex_unlock(&t->lock);
 	return ino;
@@ -409,6 +432,12 @@ uint64_t itable_ino_of(struct itable *t, const char *path, int is_dir)
 
 int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, double ttl)
 {
+	return itable_set_attr_seen(t, ino, attr, ttl, ITABLE_LOCAL);
+}
+
+int itable_set_attr_seen(struct itable *t, uint64_t ino, const struct iattr *attr, double ttl,
+			 uint64_t seen)
+{
 	struct iattr copy;
 	int rc = 0;
 
@@ -417,7 +446,7 @@ int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, do
 	pthread_mutex_lock(&t->lock);
 	struct inode *n = find_ino(t, ino);
 	if (n) {
-		replace_attr(n, &copy, ttl);
+		replace_attr(t, n, &copy, ttl, seen);
 	} else {
 		iattr_clear(&copy);
 		rc = -ENOENT;
@@ -437,7 +466,7 @@ int itable_note_moved(struct itable *t, const char *path, uint64_t moved_generat
 	pthread_mutex_lock(&t->lock);
 	struct inode *n = find_path(t, path, 0);
 	if (n) {
-		replace_attr(n, &copy, ttl);
+		replace_attr(t, n, &copy, ttl, ITABLE_LOCAL);
 		/* The same bytes under a new generation: the kernel's pages stay good. */
 		if (n->kernel_generation == moved_generation)
 			n->kernel_generation = attr->generation;
@@ -471,6 +500,7 @@ void itable_detach(struct itable *t, const char *path, int is_dir)
 	struct inode *n = *path ? find_path(t, path, is_dir) : NULL;
 	if (n)
 		unlink_path(t, n);
+	t->epoch++; /* a listing under way may still show the name */
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -488,6 +518,7 @@ static void repath(struct itable *t, struct inode *n, const char *prefix, size_t
 	memcpy(p + plen, n->path + skip, rest + 1);
 	free(n->path);
 	n->path = p;
+	n->changed = ++t->epoch;
 	link_path(t, n);
 }
 
@@ -562,4 +593,12 @@ void itable_touch_dir(struct itable *t, const char *path, const struct timespec 
 		n->attr.ctime = *when;
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t itable_epoch(struct itable *t)
+{
+	pthread_mutex_lock(&t->lock);
+	uint64_t e = t->epoch;
+	pthread_mutex_unlock(&t->lock);
+	return e;
 }

@@ -59,6 +59,18 @@ void itable_free(struct itable *t);
  * Returns the inode number, or 0 with errno set on allocation failure. */
 uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
 		    double ttl);
+/* Attributes read from GCS may be older than a change made through this mount meanwhile (a
+ * listing sent before an upload and answered after it). Such readers take itable_epoch()
+ * before they send their request and pass it as seen: the table then keeps what it knows
+ * when the inode changed here since. Changes made here (itable_ref(), itable_set_attr(),
+ * itable_note_moved(), itable_rename()) count as newer than anything read before them. */
+#define ITABLE_LOCAL UINT64_MAX
+uint64_t itable_epoch(struct itable *t);
+/* itable_ref() of attributes read at epoch seen; *now (may be NULL) gets the attributes the
+ * inode has afterwards, which are what the kernel should be told. */
+uint64_t itable_ref_seen(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
+			 double ttl, uint64_t seen, struct iattr *now);
+
 /* Drops n lookup references; the inode is freed when none remain (never the root). */
 void itable_forget(struct itable *t, uint64_t ino, uint64_t n);
 
@@ -75,6 +87,9 @@ uint64_t itable_find_fresh(struct itable *t, const char *path, int is_dir, struc
 uint64_t itable_ino_of(struct itable *t, const char *path, int is_dir);
 /* Replaces the attributes of a known inode. Returns 0 or -ENOENT, -ENOMEM. */
 int itable_set_attr(struct itable *t, uint64_t ino, const struct iattr *attr, double ttl);
+/* itable_set_attr() of attributes read at epoch seen (see itable_ref_seen()). */
+int itable_set_attr_seen(struct itable *t, uint64_t ino, const struct iattr *attr, double ttl,
+			 uint64_t seen);
 
 /* The number and attributes (fresh or not) of the inode known for (path, is_dir).
  * Returns 0 or -ENOENT, -ENOMEM. */

@@ -27,6 +27,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	char *dirpath = NULL, *path = NULL;
 	int pdir = 0, is_dir = 0;
 	size_t len = strlen(name);
+	uint64_t seen = 0;
 	int rc;
 
 	if (len > 255) {
@@ -46,7 +47,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	path = dir_join(dirpath, name);
 	if (!path)
 		goto fail;
-	rc = fs_resolve(fs, path, &is_dir, &attr);
+	rc = fs_resolve(fs, path, &is_dir, &attr, &seen);
 	memset(&e, 0, sizeof(e));
 	if (rc == -ENOENT) {
 		/* A negative entry: the kernel asks again only after negative_ttl. */
@@ -56,7 +57,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (rc)
 		goto fail;
-	fs_reply_entry(req, path, is_dir, &attr);
+	fs_reply_entry(req, path, is_dir, &attr, seen);
 	goto out;
 fail:
 	fuse_reply_err(req, -rc);

@@ -104,7 +104,7 @@ static int absent_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int
 
 	if (rc)
 		return rc;
-	rc = fs_resolve(fs, *path, &exists_as_dir, &attr);
+	rc = fs_resolve(fs, *path, &exists_as_dir, &attr, NULL);
 	iattr_clear(&attr);
 	if (rc == -ENOENT)
 		return 0;
@@ -192,7 +192,7 @@ static void create_small(fuse_req_t req, const char *path, int is_dir, const cha
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fs_reply_entry(req, path, is_dir, &attr);
+		fs_reply_entry(req, path, is_dir, &attr, ITABLE_LOCAL);
 	gcs_object_clear(&obj);
 	iattr_clear(&attr);
 	free(object);
@@ -581,12 +581,12 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 		goto out;
 	rc = fs_old_name(fs, parent, name, &src);
 	if (!rc)
-		rc = fs_resolve(fs, src, &sdir, &sattr);
+		rc = fs_resolve(fs, src, &sdir, &sattr, NULL);
 	if (!rc)
 		rc = fs_new_name(fs, newparent, newname, sdir, &dst);
 	if (rc)
 		goto out;
-	rc = fs_resolve(fs, dst, &ddir, &dattr);
+	rc = fs_resolve(fs, dst, &ddir, &dattr, NULL);
 	if (rc && rc != -ENOENT)
 		goto out;
 	dexists = rc == 0;

@@ -87,7 +87,8 @@ static int resolve_local(struct gmfs *fs, const char *path, struct iattr *attr)
 /* Answers from a listing of the parent directory: 1 found, 0 absent, <0 no answer. A lookup
  * in a directory nobody listed lately lists it (one page): the next lookups there, from `cat`
  * of many files or a build, then cost nothing. */
-static int resolve_listed(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr)
+static int resolve_listed(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr,
+			  uint64_t *seen)
 {
 	const char *slash = strrchr(path, '/');
 	const char *name = slash ? slash + 1 : path;
@@ -96,15 +97,17 @@ static int resolve_listed(struct gmfs *fs, const char *path, int *is_dir, struct
 
 	if (!parent)
 		return rc;
-	rc = dircache_lookup(fs->dirs, parent, name, fs->stat_ttl, fs->negative_ttl, is_dir, attr);
+	rc = dircache_lookup_seen(fs->dirs, parent, name, fs->stat_ttl, fs->negative_ttl, is_dir,
+				  attr, seen);
 	if (rc == -ENOENT) {
 		struct dirlist l = {0};
+		uint64_t asked = itable_epoch(fs->inodes);
 
 		if (dirlist_fetch_pages(fs->gcs, parent, &fs->defaults, fs->implicit_dirs, 1, &l) ==
 		    0) {
-			dircache_put(fs->dirs, parent, &l);
-			rc = dircache_lookup(fs->dirs, parent, name, fs->stat_ttl, fs->negative_ttl,
-					     is_dir, attr);
+			dircache_put_seen(fs->dirs, parent, &l, asked, itable_epoch(fs->inodes));
+			rc = dircache_lookup_seen(fs->dirs, parent, name, fs->stat_ttl,
+						  fs->negative_ttl, is_dir, attr, seen);
 		}
 		dirlist_clear(&l);
 	}
@@ -112,13 +115,17 @@ static int resolve_listed(struct gmfs *fs, const char *path, int *is_dir, struct
 	return rc;
 }
 
-int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr)
+int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr, uint64_t *seen)
 {
 	struct gcs_list_page page = {0};
 	struct gcs_object obj = {0};
 	char *prefix = dir_join(path, "");
+	uint64_t asked = itable_epoch(fs->inodes);
 	int rc;
 
+	if (!seen)
+		seen = &asked;
+	*seen = asked;
 	if (!prefix)
 		return -ENOMEM;
 	if (resolve_local(fs, path, attr) == 0) {
@@ -136,7 +143,7 @@ int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *att
 		rc = 0;
 		goto out;
 	}
-	rc = resolve_listed(fs, path, is_dir, attr);
+	rc = resolve_listed(fs, path, is_dir, attr, seen);
 	if (rc >= 0) {
 		rc = rc ? 0 : -ENOENT;
 		goto out;
@@ -166,34 +173,35 @@ out:
 	return rc;
 }
 
-void fs_fill_entry_stat(struct gmfs *fs, struct stat *st, uint64_t ino, int is_dir,
-			const struct iattr *attr)
-{
-	struct iattr now = {0};
-
-	/* A directory's times may be later in the table than in the listing or object. */
-	if (is_dir && itable_get(fs->inodes, ino, NULL, NULL, &now, NULL) == 0)
-		attr = &now;
-	fs_fill_stat(st, ino, attr);
-	iattr_clear(&now);
-}
-
-void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr)
+void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr,
+		    uint64_t seen)
 {
 	struct gmfs *fs = fs_of(req);
 	struct fuse_entry_param e;
+	struct iattr now = {0};
 
 	memset(&e, 0, sizeof(e));
-	e.ino = itable_ref(fs->inodes, path, is_dir, attr, fs->stat_ttl);
+	e.ino = itable_ref_seen(fs->inodes, path, is_dir, attr, fs->stat_ttl, seen, &now);
 	if (!e.ino) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	e.attr_timeout = fs->stat_ttl;
 	e.entry_timeout = fs->stat_ttl;
-	fs_fill_entry_stat(fs, &e.attr, e.ino, is_dir, attr);
+	fs_fill_entry_stat(fs, &e.attr, e.ino, is_dir, &now);
+	iattr_clear(&now);
 	if (fuse_reply_entry(req, &e) != 0)
 		itable_forget(fs->inodes, e.ino, 1);
+}
+
+void fs_fill_entry_stat(struct gmfs *fs, struct stat *st, uint64_t ino, int is_dir,
+			struct iattr *attr)
+{
+	/* Data written here and not uploaded yet is what the kernel must see (an append
+	 * starts at its end). */
+	if (!is_dir)
+		fs_overlay_node(fs, ino, attr);
+	fs_fill_stat(st, ino, attr);
 }
 
 static int is_staged(struct gmfs *fs, uint64_t ino)
@@ -225,13 +233,19 @@ void fs_reply_attr(fuse_req_t req, uint64_t ino)
 		goto fail;
 	if (!fresh && !is_dir && !is_staged(fs, ino)) {
 		/* Past its ttl: ask again, so that changes made elsewhere show up. */
+		uint64_t asked = itable_epoch(fs->inodes);
+
 		rc = gcs_stat(fs->gcs, path, &obj);
 		if (rc)
 			goto fail;
 		iattr_clear(&attr);
 		rc = iattr_from_object(&attr, &obj, 0, &fs->defaults);
 		if (!rc)
-			rc = itable_set_attr(fs->inodes, ino, &attr, fs->stat_ttl);
+			rc = itable_set_attr_seen(fs->inodes, ino, &attr, fs->stat_ttl, asked);
+		/* What the table holds now: a change made here during the stat wins. */
+		iattr_clear(&attr);
+		if (!rc)
+			rc = itable_get(fs->inodes, ino, NULL, NULL, &attr, NULL);
 		if (rc)
 			goto fail;
 	}

@@ -19,20 +19,23 @@ int fs_new_name(struct gmfs *fs, fuse_ino_t parent, const char *name, int is_dir
 int fs_old_name(struct gmfs *fs, fuse_ino_t parent, const char *name, char **path);
 
 /* Finds out what path names: a directory, else a file, else -ENOENT. Fills *attr (the
- * caller clears it) on success. */
-int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr);
+ * caller clears it) on success, and *seen (may be NULL) with the inode table's epoch when that
+ * answer was asked for (see itable_ref_seen()). */
+int fs_resolve(struct gmfs *fs, const char *path, int *is_dir, struct iattr *attr, uint64_t *seen);
 /* Overlays the state of a staged node (size, mtime, mode) on attributes. */
 void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr);
 
 void fs_fill_stat(struct stat *st, uint64_t ino, const struct iattr *a);
-/* fs_fill_stat() of an inode just referenced with attr: for a directory, with the times the
- * inode table keeps (see itable_touch_dir()). */
+/* fs_fill_stat() of an inode's attributes as the table has them (*attr), with what a staged
+ * file overlays on them. */
 void fs_fill_entry_stat(struct gmfs *fs, struct stat *st, uint64_t ino, int is_dir,
-			const struct iattr *attr);
+			struct iattr *attr);
 /* Replies with the attributes of ino, asking GCS again when they are stale. */
 void fs_reply_attr(fuse_req_t req, uint64_t ino);
-/* Replies to a lookup-like request with the inode of (path, is_dir), taking a reference. */
-void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr);
+/* Replies to a lookup-like request with the inode of (path, is_dir), taking a reference.
+ * attr was read at epoch seen (ITABLE_LOCAL: it is the result of a change made here). */
+void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr,
+		    uint64_t seen);
 
 /* Entries of path's directory changed through this mount: its mtime and ctime are now. */
 void fs_touch_parent(struct gmfs *fs, const char *path);

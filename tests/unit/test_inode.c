@@ -156,6 +156,41 @@ static void moved_file_takes_the_new_generation_and_keeps_kernel_cache(void)
 	itable_free(t);
 }
 
+static void answers_asked_for_before_a_change_here_do_not_undo_it(void)
+{
+	struct itable *t = itable_new("");
+	struct iattr old = file_attr(10, 1), mine = file_attr(20, 2), later = file_attr(30, 3);
+	struct iattr now = {0};
+	uint64_t ino = itable_ref(t, "f", 0, &old, 60);
+
+	/* A listing asked for now, answered after an upload made here: the upload wins. */
+	uint64_t seen = itable_epoch(t);
+	CHECK(itable_set_attr(t, ino, &mine, 60) == 0);
+	CHECK(itable_ref_seen(t, "f", 0, &old, 60, seen, &now) == ino);
+	CHECK(now.generation == 2 && now.size == 20);
+	iattr_clear(&now);
+	CHECK(itable_set_attr_seen(t, ino, &old, 60, seen) == 0);
+	CHECK(itable_find_fresh(t, "f", 0, &now) == ino && now.generation == 2);
+	iattr_clear(&now);
+
+	/* Asked for after the change: the answer is newer, and taken. */
+	seen = itable_epoch(t);
+	CHECK(itable_ref_seen(t, "f", 0, &later, 60, seen, &now) == ino);
+	CHECK(now.generation == 3);
+	iattr_clear(&now);
+
+	/* A rename and a removal made here count as changes too. */
+	seen = itable_epoch(t);
+	itable_rename(t, "f", 0, "g");
+	CHECK(itable_set_attr_seen(t, ino, &old, 60, seen) == 0);
+	CHECK(itable_find_fresh(t, "g", 0, &now) == ino && now.generation == 3);
+	iattr_clear(&now);
+	seen = itable_epoch(t);
+	itable_detach(t, "g", 0);
+	CHECK(itable_epoch(t) > seen);
+	itable_free(t);
+}
+
 static void rename_moves_a_directory_and_everything_below(void)
 {
 	struct itable *t = itable_new("");
@@ -238,6 +273,7 @@ int main(void)
 	RUN(many_inodes_stay_reachable_through_growth);
 	RUN(open_generation_tells_when_kernel_cache_is_valid);
 	RUN(rename_moves_a_directory_and_everything_below);
+	RUN(answers_asked_for_before_a_change_here_do_not_undo_it);
 	RUN(moved_file_takes_the_new_generation_and_keeps_kernel_cache);
 	RUN(detached_names_are_not_found_but_inodes_live_on);
 	return CHECK_DONE();
