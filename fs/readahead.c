@@ -273,6 +273,9 @@ int rr_note_read(struct rr_state *s, uint64_t object_size, uint64_t off, size_t 
 			flags |= RR_REGION;
 		}
 	}
+	if (s->reads > 1 && off + block_size < s->last_off)
+		s->back++;
+	s->last_off = off;
 	if (object_size > 0 && off < object_size) {
 		unsigned r = (unsigned)(off * RR_REGIONS / object_size);
 		uint64_t bit = 1ull << (r % 64);
@@ -282,7 +285,7 @@ int rr_note_read(struct rr_state *s, uint64_t object_size, uint64_t off, size_t 
 			s->nregions++;
 		}
 	}
-	if (!s->swept && s->nregions >= RR_SWEEP_REGIONS) {
+	if (!s->swept && s->nregions >= RR_SWEEP_REGIONS && s->back >= RR_SWEEP_BACK) {
 		s->swept = 1;
 		flags |= RR_WHOLE;
 	}

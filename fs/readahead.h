@@ -50,11 +50,14 @@ int ra_note_read(struct ra_state *s, uint64_t object_size, uint64_t off, size_t 
  * that ra_note_read() called random. Small random reads are fetched exactly at first; a read
  * near one made lately (same or next block) has the surrounding block fetched into the cache,
  * where later reads find it; reads coming back to the same region have the region fetched
- * ahead; and a reader whose reads spread over many regions of the object is sweeping it, and
- * the whole object is worth fetching once. */
+ * ahead; and a reader whose reads spread over many regions of the object, jumping backwards
+ * as well as forwards, is sweeping it, and the whole object is worth fetching once. (Reads
+ * that only ever jump forwards are a sequential reader whose file is partly in the kernel's
+ * page cache: the kernel asks only for the parts it lacks.) */
 #define RR_RECENT 32	     /* blocks of recent random reads remembered */
 #define RR_REGIONS 64	     /* an object is watched as this many regions */
 #define RR_SWEEP_REGIONS 8   /* distinct regions read at random that make a sweep */
+#define RR_SWEEP_BACK 3	     /* ... with this many jumps backwards among them */
 #define RR_HOT_BLOCKS 3	     /* recent reads in distinct blocks of one region make it hot */
 #define RR_HOT_REGION (8u << 20) /* the region fetched ahead when hot */
 
@@ -63,6 +66,8 @@ struct rr_state {
 	unsigned nrecent, at;
 	uint64_t regions[RR_REGIONS / 64]; /* bitmap of the regions read */
 	unsigned nregions;
+	uint64_t last_off; /* of the previous random read */
+	unsigned back;	   /* random reads that jumped backwards */
 	uint64_t hot_done[4]; /* hot regions queued lately (number + 1; 0: none), a ring */
 	unsigned hot_at;
 	unsigned reads;

@@ -203,6 +203,17 @@ static void reads_within_a_few_regions_are_no_sweep(void)
 	}
 }
 
+static void a_sequential_reader_skipping_cached_parts_is_no_sweep(void)
+{
+	struct rr_state s = {0};
+	uint64_t region;
+
+	/* What the kernel asks for when a file read in order is partly in its page cache:
+	 * pieces with gaps, always further on. */
+	for (uint64_t pos = 0; pos < 1024 * MiB; pos += 7 * MiB + 4096)
+		CHECK(!(rr_note_read(&s, 1024 * MiB, pos, 128 * 1024, MiB, &region) & RR_WHOLE));
+}
+
 /* Work jobs: run or dropped, exactly one of the two. */
 
 static atomic_int ran, dropped;
@@ -246,6 +257,7 @@ int main(void)
 	RUN(reads_coming_back_to_a_region_fetch_it_once);
 	RUN(a_reader_all_over_the_object_sweeps_it_once);
 	RUN(reads_within_a_few_regions_are_no_sweep);
+	RUN(a_sequential_reader_skipping_cached_parts_is_no_sweep);
 	RUN(work_jobs_run_or_are_dropped_exactly_once);
 	return CHECK_DONE();
 }
