@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "cache/copy.h"
+#include "util/hash.h"
 #include <string.h>
 #include <unistd.h>
 
@@ -21,7 +22,8 @@ enum queue_state { QUEUE_NEW, QUEUE_RUNNING, QUEUE_OFF, QUEUE_STOPPING };
 
 struct ftable {
 	pthread_mutex_t lock;
-	struct fnode *buckets[NBUCKETS];
+	struct fnode *buckets[NBUCKETS];  /* by inode number */
+	struct fnode *pbuckets[NBUCKETS]; /* by path: a queue of closed files makes many */
 
 	/* The upload queue (lock). */
 	enum queue_state qstate;
@@ -149,6 +151,22 @@ static struct fnode **slot(struct ftable *t, uint64_t ino)
 	return &t->buckets[(ino * 0x9e3779b97f4a7c15ull) >> 56];
 }
 
+static struct fnode **pslot(struct ftable *t, const char *path)
+{
+	return &t->pbuckets[hash_mix64(hash_fnv1a64(HASH_FNV1A64_BASIS, path, strlen(path))) %
+			    NBUCKETS];
+}
+
+/* Called with t->lock held. */
+static void unlink_path(struct ftable *t, struct fnode *n)
+{
+	struct fnode **pp;
+
+	for (pp = pslot(t, n->path); *pp != n; pp = &(*pp)->pnext)
+		;
+	*pp = n->pnext;
+}
+
 struct fnode *ftable_find(struct ftable *t, uint64_t ino)
 {
 	struct fnode *n;
@@ -167,13 +185,11 @@ struct fnode *ftable_find_path(struct ftable *t, const char *path)
 	struct fnode *found = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < NBUCKETS && !found; i++)
-		for (struct fnode *n = t->buckets[i]; n; n = n->next)
-			if (strcmp(n->path, path) == 0) {
-				found = n;
-				n->refs++;
-				break;
-			}
+	for (struct fnode *n = *pslot(t, path); n && !found; n = n->pnext)
+		if (strcmp(n->path, path) == 0) {
+			found = n;
+			n->refs++;
+		}
 	pthread_mutex_unlock(&t->lock);
 	return found;
 }
@@ -200,6 +216,8 @@ struct fnode *ftable_get(struct ftable *t, uint64_t ino, const char *path)
 		pthread_mutex_init(&n->lock, NULL);
 		n->next = *slot(t, ino);
 		*slot(t, ino) = n;
+		n->pnext = *pslot(t, n->path);
+		*pslot(t, n->path) = n;
 	}
 	if (n)
 		n->refs++;
@@ -224,6 +242,7 @@ void ftable_put(struct ftable *t, struct fnode *n)
 		for (pp = slot(t, n->ino); *pp != n; pp = &(*pp)->next)
 			;
 		*pp = n->next;
+		unlink_path(t, n);
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (last)
@@ -237,8 +256,11 @@ int ftable_set_path(struct ftable *t, struct fnode *n, const char *path)
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_lock(&t->lock);
+	unlink_path(t, n);
 	free(n->path);
 	n->path = p;
+	n->pnext = *pslot(t, p);
+	*pslot(t, p) = n;
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

@@ -89,7 +89,8 @@ struct fnode {
 
 	unsigned refs; /* ftable's lock */
 	int queued;    /* in the upload queue, not yet taken by a worker; ftable's lock */
-	struct fnode *next;
+	struct fnode *next;  /* ftable's lock: the chain of nodes by inode number */
+	struct fnode *pnext; /* ftable's lock: the chain of nodes by path */
 	struct fnode *qnext; /* ftable's lock */
 };
 
