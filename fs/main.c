@@ -25,6 +25,7 @@
 #include "fs/stage.h"
 #include "fs/status.h"
 #include "fs/status_commands.h"
+#include "fs/upload.h"
 #include "gcs/client.h"
 #include "gcs/url.h"
 #include "util/buf.h"
@@ -316,6 +317,7 @@ static int assemble_fs(const struct config *cfg, struct mount *m)
 		m->fs.fetch_arg = &m->layer;
 	}
 	clock_gettime(CLOCK_REALTIME, &m->fs.defaults.dir_mtime);
+	upload_set_mode(&m->fs, cfg->upload_wait ? UPLOAD_WAIT : UPLOAD_BACKGROUND);
 	return gmfs_init_root(&m->fs) ? out_of_memory() : 0;
 }
 

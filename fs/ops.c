@@ -65,7 +65,9 @@ static void op_destroy(void *userdata)
 {
 	struct gmfs *fs = userdata;
 
-	/* Unmounting: whatever is still staged and unpublished goes up now, or is kept. */
+	/* Unmounting: the queued uploads finish, then whatever is still staged goes up now, or
+	 * is kept. */
+	upload_stop(fs);
 	ftable_each(fs->files, "", final_upload, fs);
 }
 

@@ -24,6 +24,7 @@ enum opt_kind {
 	OPT_MODE,
 	OPT_SECONDS,
 	OPT_LEVEL,
+	OPT_UPLOAD,
 	OPT_IGNORE
 };
 
@@ -41,6 +42,9 @@ static const struct opt_spec opt_table[] = {
 	{"rw", OPT_UNFLAG, CFG(read_only), "read-write mount (the default)"},
 	{"staging_dir", OPT_STRING, CFG(staging_dir),
 	 "where written data waits for upload (/var/tmp/gcsmount, or ~/.cache/gcsmount)"},
+	{"upload_on_close", OPT_UPLOAD, CFG(upload_wait),
+	 "background: close returns once written data is safe on local disk and it is uploaded "
+	 "behind; wait: close returns once it is in the bucket (background)"},
 	{"upload_chunk_mb", OPT_UINT, CFG(chunk_mb),
 	 "files larger than this upload in resumable chunks of this size (16)"},
 	{"rename_dir_limit", OPT_UINT, CFG(rename_dir_limit),
@@ -202,6 +206,13 @@ static int apply_option(struct config *cfg, const char *name, const char *value)
 	unsigned long long u;
 	switch (o->kind) {
 	case OPT_IGNORE:
+		return 0;
+	case OPT_UPLOAD:
+		if (strcmp(value, "wait") != 0 && strcmp(value, "background") != 0) {
+			fprintf(stderr, "gcsmount: upload_on_close is background or wait\n");
+			return -1;
+		}
+		cfg->upload_wait = strcmp(value, "wait") == 0;
 		return 0;
 	case OPT_FLAG:
 	case OPT_UNFLAG:

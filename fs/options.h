@@ -33,6 +33,7 @@ struct config {
 	int implicit_dirs;
 	char *only_dir;
 	char *staging_dir;
+	int upload_wait; /* upload_on_close=wait: close returns once the object is in the bucket */
 	unsigned long chunk_mb;
 	unsigned long rename_dir_limit;
 	unsigned long max_retries;

@@ -31,21 +31,23 @@ static void say_no_answer(const char *mp, int rc)
 			strerror(-rc));
 }
 
-static int print_one(const char *mp)
+/* Prints the status of the mount at mp; quietly skips one that went away meanwhile when
+ * listing every mount (gone set). */
+static int print_one(const char *mp, int gone_ok)
 {
 	struct buf text;
 	pid_t pid;
 	char *abs = realpath(mp, NULL);
 	int rc = abs ? status_query(abs, (buf_init(&text, 1u << 20), &text), &pid) : -errno;
 
-	if (rc)
-		say_no_answer(mp, rc);
-	else
+	if (!rc)
 		fputs(text.data, stdout);
+	else if (!(gone_ok && rc == -ENOENT))
+		say_no_answer(mp, rc);
 	if (abs)
 		buf_free(&text);
 	free(abs);
-	return rc ? 1 : 0;
+	return rc && !(gone_ok && rc == -ENOENT) ? 1 : 0;
 }
 
 int status_command(const char *mountpoint)
@@ -55,7 +57,7 @@ int status_command(const char *mountpoint)
 	int found = 0, rc = 0;
 
 	if (mountpoint)
-		return print_one(mountpoint);
+		return print_one(mountpoint, 0);
 	f = fopen("/proc/self/mountinfo", "r");
 	if (!f) {
 		perror("gcsmount: /proc/self/mountinfo");
@@ -70,7 +72,7 @@ int status_command(const char *mountpoint)
 			continue;
 		if (found++)
 			putchar('\n');
-		rc |= print_one(mp);
+		rc |= print_one(mp, 1); /* unmounted since the list was read */
 	}
 	fclose(f);
 	if (!found)
