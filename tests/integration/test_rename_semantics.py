@@ -170,6 +170,7 @@ def test_directory_of_50_files_moves_while_10_are_open(fakegcs, mount):
             f.close()
     for name in readers:
         assert got[name] == contents[name], name
+    settle(m)
     assert objects(fakegcs) == sorted(f"moved/{n}" for n in contents)
     for name, data in contents.items():
         assert fakegcs.get(BUCKET, f"moved/{name}") == data, name
