@@ -96,6 +96,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!rc) {
 		h = handle_open(n, attr.generation, attr.size, writable);
+		if (h)
+			h->append = !!(fi->flags & O_APPEND);
 		rc = h ? 0 : -ENOMEM;
 	}
 	/* Pages the kernel holds are valid while the generation is the one it cached, and
@@ -550,6 +552,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 
 	(void)ino;
 	pthread_mutex_lock(&n->lock);
+	/* The kernel places an O_APPEND write at the size it has cached, which a listing
+	 * answered late may have left behind the staged data: the end is the staged one. */
+	if (h->append)
+		off = (off_t)n->size;
 	if (n->fd < 0) {
 		got = -EBADF;
 	} else {

@@ -40,6 +40,7 @@ struct handle {
 	uint64_t generation; /* what reads of unstaged data get; node mutex */
 	uint64_t size;
 	int writable;
+	int append;	     /* opened with O_APPEND: writes go to the staged data's end */
 	struct ra_state ra;  /* node mutex */
 	struct handle *next; /* node mutex */
 };
