@@ -324,3 +324,15 @@ def test_in_wait_mode_close_reports_a_conflict(fakegcs, mount, tmp_path):
         f.close()
     assert ei.value.errno == errno.ESTALE
     assert list(recovered_contents(staging).values()) == [b"MINEinal"]
+
+
+@needs_wait_mode
+def test_upload_on_close_takes_only_wait_or_background(fakegcs, tmp_path):
+    from mounting import gcsmount_binary
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    res = subprocess.run([gcsmount_binary(), "-f", "--endpoint", fakegcs.url, "--anonymous",
+                          "-o", "upload_on_close=later", BUCKET, str(mnt)],
+                         capture_output=True, timeout=30)
+    assert res.returncode != 0
+    assert b"upload_on_close is wait or background, not 'later'" in res.stderr
