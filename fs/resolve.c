@@ -51,7 +51,8 @@ void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr)
 	if (!n)
 		return;
 	pthread_mutex_lock(&n->lock);
-	if (n->fd >= 0) {
+	int staged = n->fd >= 0;
+	if (staged) {
 		attr->size = n->size;
 		attr->mtime = n->mtime;
 		if (n->mode_set)
@@ -63,6 +64,13 @@ void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr)
 	}
 	pthread_mutex_unlock(&n->lock);
 	ftable_put(fs->files, n);
+	/* The mutex may have been held by an upload that ended the staging meanwhile: then the
+	 * attributes the caller read before are older than the table's, which the upload set. */
+	struct iattr now = {0};
+	if (!staged && itable_get(fs->inodes, ino, NULL, NULL, &now, NULL) == 0) {
+		iattr_clear(attr);
+		*attr = now;
+	}
 }
 
 /* A file created here that is not in the bucket yet. */
