@@ -565,20 +565,31 @@ int fnode_fsync(struct gmfs *fs, struct fnode *n)
 	return rc;
 }
 
+int fnode_settle(struct gmfs *fs, struct fnode *n)
+{
+	int rc = 0;
+
+	if (n->dirty && !n->unlinked) {
+		/* Durable already if close flushed it; the queue may refuse (full, stopped). */
+		if (background(fs)) {
+			publish_staged(fs, n);
+			if (make_durable(n) == 0 && queue_upload(fs, n) == 0)
+				return 0;
+		}
+		rc = fnode_upload(fs, n, n->opens == 0);
+		unpublish(fs, n, rc != 0);
+	}
+	if (n->opens == 0 && !(n->dirty && !n->unlinked))
+		end_staging(fs, n);
+	return rc;
+}
+
 void fnode_release(struct gmfs *fs, struct fnode *n, int writable)
 {
-	if (n->dirty && !n->unlinked && (writable || n->opens == 0)) {
-		int bg = background(fs);
-
-		/* Durable already if close flushed it; the queue may refuse (full, stopped). */
-		if (bg && make_durable(n) == 0 && queue_upload(fs, n) == 0)
-			return;
-		/* In wait mode, close uploaded it and a later close will again. */
-		if (bg || n->opens == 0)
-			unpublish(fs, n, fnode_upload(fs, n, n->opens == 0) != 0);
-	}
-	if (n->opens == 0)
-		end_staging(fs, n);
+	/* In wait mode a writable handle's close uploaded its data already: only the last
+	 * handle has something left to do. */
+	if (n->opens == 0 || (writable && background(fs)))
+		fnode_settle(fs, n);
 }
 
 static int count_pending(struct fnode *n, void *arg)

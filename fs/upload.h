@@ -61,6 +61,12 @@ int fnode_fsync(struct gmfs *fs, struct fnode *n);
  * wait mode the last one uploads what is left. The last one ends the staging unless an
  * upload is queued, whose worker then does. */
 void fnode_release(struct gmfs *fs, struct fnode *n, int writable);
+/* With the node mutex held, after a change to staged data (truncate(2) of a file, which may
+ * be nobody's open file): what a close would do. Background mode queues the upload (the data
+ * made durable first) and returns 0; wait mode uploads now and returns the upload's -errno,
+ * a failure keeping the data in the recovery folder when no handle is open. Either way the
+ * staging ends once nothing is left for it, if no handle is open. */
+int fnode_settle(struct gmfs *fs, struct fnode *n);
 
 /* What is waiting to reach the bucket, for gcsmount --status and unmount. */
 struct upload_status {

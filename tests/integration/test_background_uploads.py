@@ -336,3 +336,19 @@ def test_upload_on_close_takes_only_wait_or_background(fakegcs, tmp_path):
                          capture_output=True, timeout=30)
     assert res.returncode != 0
     assert b"upload_on_close is" in res.stderr and b"wait" in res.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="fs/inode_ops.c set_size() still uploads and ends the "
+                                       "staging itself instead of calling fnode_settle()")
+def test_truncating_a_file_whose_upload_is_queued_keeps_its_data(fakegcs, mount, tmp_path):
+    staging = str(tmp_path / "staging-t")
+    m = mount(args=["--staging-dir", staging, "-o", "max_retries=1"])
+    m.expect_log(r"objects\.insert")
+    m.expect_log(r"queued\.txt: upload failed")
+    occupy_workers(fakegcs, m, 2)
+    write_file(m.p("queued.txt"), b"abcdefgh")
+    fakegcs.fault("objects.insert", count=1000, status=500)
+    os.truncate(m.p("queued.txt"), 3)  # as a close would: queued, the data durable here
+    wait_until(lambda: recovered_contents(staging), what="the recovered copy")
+    fakegcs.clear_faults()
+    assert list(recovered_contents(staging).values()) == [b"abc"]

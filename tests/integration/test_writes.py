@@ -120,8 +120,10 @@ def test_truncate_by_path_and_by_descriptor(fakegcs, mount):
     fakegcs.put(BUCKET, "t2", b"abcdefgh")
     m = mount()
     os.truncate(m.p("t1"), 3)
+    settle(m)
     assert fakegcs.get(BUCKET, "t1") == b"abc"
     os.truncate(m.p("t1"), 5)
+    settle(m)
     assert fakegcs.get(BUCKET, "t1") == b"abc\0\0"
     with open(m.p("t2"), "r+b") as f:
         f.truncate(2)
