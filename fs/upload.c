@@ -409,18 +409,17 @@ static void background_upload(void *arg, struct fnode *n)
 {
 	struct gmfs *fs = arg;
 	uint64_t pin;
+	int rc = 0;
 
 	pthread_mutex_lock(&n->lock);
 	if (n->dirty && !n->unlinked) {
-		int rc = fnode_upload(fs, n, 0);
-
+		rc = fnode_upload(fs, n, 0);
 		if (rc && rc != -ESTALE && n->dirty && n->opens == 0)
 			rc = fnode_upload(fs, n, 1);
 		if (rc)
 			n->upload_err = rc;
-		unpublish(fs, n, rc != 0);
 	}
-	unpublish(fs, n, 0);
+	unpublish(fs, n, rc != 0);
 	if (n->opens == 0 && !(n->dirty && !n->unlinked))
 		end_staging(fs, n);
 	pin = n->pin_ino;
