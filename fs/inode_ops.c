@@ -219,10 +219,8 @@ static int set_size(struct gmfs *fs, uint64_t ino, const char *path, uint64_t si
 		n->dirty = 1;
 		fs_now(&n->mtime);
 		/* truncate(2) on a file nobody has open: publish now. */
-		if (n->opens == 0) {
-			rc = fnode_upload(fs, n, 0);
-			fnode_unstage(n);
-		}
+		if (n->opens == 0)
+			rc = fnode_settle(fs, n);
 	}
 	pthread_mutex_unlock(&n->lock);
 	ftable_put(fs->files, n);

@@ -338,8 +338,6 @@ def test_upload_on_close_takes_only_wait_or_background(fakegcs, tmp_path):
     assert b"upload_on_close is" in res.stderr and b"wait" in res.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="fs/inode_ops.c set_size() still uploads and ends the "
-                                       "staging itself instead of calling fnode_settle()")
 def test_truncating_a_file_whose_upload_is_queued_keeps_its_data(fakegcs, mount, tmp_path):
     staging = str(tmp_path / "staging-t")
     m = mount(args=["--staging-dir", staging, "-o", "max_retries=1"])
