@@ -28,6 +28,17 @@
 #include "util/crc32c.h"
 #include "util/log.h"
 
+/* Gives a recognised object to the caller's out, or frees it when out is NULL. */
+static void hand_over(struct gcs_object *now, struct gcs_object *out)
+{
+	if (out) {
+		gcs_object_clear(out);
+		*out = *now;
+	} else {
+		gcs_object_clear(now);
+	}
+}
+
 static int add_header(struct gcs_req *r, const char *line)
 {
 	struct curl_slist *n = curl_slist_append(r->headers, line);
@@ -142,12 +153,7 @@ static int upload_landed(struct gcs_client *c, const struct gcs_put *p, struct g
 		log_info("objects.insert %s: the answer was lost, but generation %llu holds the "
 			 "data sent: uploaded",
 			 p->name, (unsigned long long)now.generation);
-		if (out) {
-			gcs_object_clear(out);
-			*out = now;
-		} else {
-			gcs_object_clear(&now);
-		}
+		hand_over(&now, out);
 		return 1;
 	}
 	gcs_object_clear(&now);
@@ -497,12 +503,7 @@ static int patch_landed(struct gcs_client *c, const char *name, uint64_t metagen
 		log_info("objects.patch %s: the answer was lost, but metageneration %llu holds the "
 			 "change: patched",
 			 name, (unsigned long long)now.metageneration);
-		if (out) {
-			gcs_object_clear(out);
-			*out = now;
-		} else {
-			gcs_object_clear(&now);
-		}
+		hand_over(&now, out);
 		return 1;
 	}
 	gcs_object_clear(&now);
