@@ -32,15 +32,21 @@ static int add_local_entry(struct fnode *n, void *arg)
 {
 	struct local_entries *le = arg;
 	size_t dlen = strlen(le->dirpath);
+	char *path = ftable_path_of(le->fs->files, n);
 	struct iattr attr = {0};
+	struct fnode_view v;
 	const char *name;
 	int add, rc = 0;
 
-	pthread_mutex_lock(&n->lock);
-	name = n->path + (dlen ? dlen + 1 : 0);
-	add = n->fd >= 0 && n->generation == 0 && !n->unlinked && !strchr(name, '/');
+	if (!path)
+		return -ENOMEM;
+	fnode_view(n, &v);
+	/* Renamed elsewhere since the table matched it: not an entry here. */
+	add = strncmp(path, le->dirpath, dlen) == 0 && (!dlen || path[dlen] == '/');
+	name = path + (dlen ? dlen + 1 : 0);
+	add = add && v.staged && v.generation == 0 && !v.unlinked && !strchr(name, '/');
 	char *copy = add ? strdup(name) : NULL;
-	pthread_mutex_unlock(&n->lock);
+	free(path);
 	if (!add)
 		return 0;
 	if (copy && itable_get(le->fs->inodes, n->ino, NULL, NULL, &attr, NULL) == 0) {

@@ -34,10 +34,10 @@ static void close_handle(struct gmfs *fs, struct handle *h)
 	struct fnode *n = h->node;
 	int writable = h->writable;
 
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	handle_close(h);
 	fnode_release(fs, n, writable);
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	ftable_put(fs->files, n);
 }
 
@@ -80,7 +80,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!n)
 		goto fail;
 
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	rc = 0;
 	if (writable || (fi->flags & O_TRUNC))
 		rc = fnode_stage(fs, n, !!(fi->flags & O_TRUNC));
@@ -104,7 +104,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * always for staged data, which every write goes through. */
 	staged = n->fd >= 0;
 	fi->keep_cache = staged || itable_note_open_generation(fs->inodes, ino, attr.generation);
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	if (rc)
 		goto fail;
 
@@ -298,14 +298,14 @@ static void fetch_whole(struct gmfs *fs, struct fnode *n, const char *path, uint
 	c = lcopy_new(fd, gen, size, chunk);
 	if (!c)
 		return;
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	if (n->copy || n->fd >= 0) {
-		pthread_mutex_unlock(&n->lock);
+		fnode_unlock(n);
 		lcopy_put(c);
 		return;
 	}
 	n->copy = lcopy_get(c);
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	log_info("%s: read at random all over: fetching its %llu MiB into a local copy", path,
 		 (unsigned long long)(size >> 20));
 	for (int i = 0; i < COPY_STREAMS; i++) {
@@ -342,7 +342,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	uint64_t ra_off = 0, ra_len = 0, region_off = 0;
 	int random = 0, rr = 0;
 
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	if (n->fd >= 0) {
 		/* Staged: the local file is the truth, including unuploaded writes. */
 		got = 0;
@@ -353,7 +353,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 			if (got < 0)
 				got = -errno;
 		}
-		pthread_mutex_unlock(&n->lock);
+		fnode_unlock(n);
 		goto reply;
 	}
 	if (fs->blocks)
@@ -367,7 +367,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	/* A rename on this mount changes both under the node mutex. */
 	char *path = strdup(n->path);
 	uint64_t gen = h->generation;
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	if (!path) {
 		lcopy_put(copy);
 		fuse_reply_err(req, ENOMEM);
@@ -417,7 +417,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 			break;
 		/* Renamed on this mount while the read was under way: read it where it went. */
 		int moved = 0;
-		pthread_mutex_lock(&n->lock);
+		fnode_lock(n);
 		if (h->generation != gen || strcmp(n->path, path) != 0) {
 			char *now = strdup(n->path);
 
@@ -428,7 +428,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 				gen = h->generation;
 			}
 		}
-		pthread_mutex_unlock(&n->lock);
+		fnode_unlock(n);
 		if (!moved)
 			break;
 	}
@@ -485,7 +485,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (!e.ino || !(n = ftable_get(fs->files, e.ino, path)))
 		goto fail;
 
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	rc = 0;
 	if (n->fd < 0) {
 		fnode_drop_copy(n);
@@ -517,7 +517,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		h = handle_open(n, 0, 0, 1);
 		rc = h ? 0 : -ENOMEM;
 	}
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	if (rc)
 		goto fail;
 
@@ -551,7 +551,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	ssize_t got;
 
 	(void)ino;
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	/* The kernel places an O_APPEND write at the size it has cached, which a listing
 	 * answered late may have left behind the staged data: the end is the staged one. */
 	if (h->append)
@@ -580,7 +580,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 						  n); /* a seek: upload it whole later */
 		}
 	}
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	if (got < 0)
 		fuse_reply_err(req, (int)-got);
 	else
@@ -599,9 +599,9 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	rc = fnode_close_upload(fs_of(req), n);
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	fuse_reply_err(req, -rc);
 }
 
@@ -613,8 +613,8 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 
 	(void)ino;
 	(void)datasync;
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	rc = fnode_fsync(fs_of(req), n);
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	fuse_reply_err(req, -rc);
 }

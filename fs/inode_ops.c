@@ -209,7 +209,7 @@ static int set_size(struct gmfs *fs, uint64_t ino, const char *path, uint64_t si
 
 	if (!n)
 		return -ENOMEM;
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	fnode_stream_stop(fs, n);
 	rc = fnode_stage(fs, n, size == 0);
 	if (!rc && ftruncate(n->fd, (off_t)size) != 0)
@@ -222,7 +222,7 @@ static int set_size(struct gmfs *fs, uint64_t ino, const char *path, uint64_t si
 		if (n->opens == 0)
 			rc = fnode_settle(fs, n);
 	}
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	ftable_put(fs->files, n);
 	return rc;
 }
@@ -272,7 +272,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 	struct fnode *n = is_dir ? NULL : ftable_find(fs->files, ino);
 	int pending = 0;
 	if (n) {
-		pthread_mutex_lock(&n->lock);
+		fnode_lock(n);
 		if (n->fd >= 0) {
 			if (to_set & FUSE_SET_ATTR_MODE) {
 				n->mode = st->st_mode & 07777;
@@ -304,7 +304,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 				n->metageneration = now_attr.metageneration;
 			iattr_clear(&now_attr);
 		}
-		pthread_mutex_unlock(&n->lock);
+		fnode_unlock(n);
 		ftable_put(fs->files, n);
 	} else {
 		rc = patch_attrs(fs, ino, path, is_dir, &cur, &a);

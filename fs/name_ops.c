@@ -66,7 +66,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	 * name stays and its unsaved writes are still uploaded at close. */
 	struct fnode *n = ftable_find_path(fs->files, path);
 	if (n) {
-		pthread_mutex_lock(&n->lock);
+		fnode_lock(n);
 		local_only = n->fd >= 0 && n->generation == 0;
 		if (n->fd >= 0 && n->generation)
 			generation = n->generation;
@@ -80,7 +80,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			n->unlinked = 1;
 			n->dirty = 0;
 		}
-		pthread_mutex_unlock(&n->lock);
+		fnode_unlock(n);
 		ftable_put(fs->files, n);
 	}
 	if (!rc) {
@@ -245,9 +245,9 @@ static int staged_below(struct fnode *n, void *arg)
 	int busy;
 
 	(void)arg;
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	busy = n->fd >= 0 && !n->unlinked && n->generation == 0;
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	return busy;
 }
 
@@ -345,7 +345,7 @@ static int move_object(struct gmfs *fs, const char *src, uint64_t gen, const cha
 
 	memset(out, 0, sizeof(*out));
 	if (n) {
-		pthread_mutex_lock(&n->lock);
+		fnode_lock(n);
 		if (n->dirty && !n->unlinked)
 			rc = fnode_upload(fs, n, 0);
 		if (n->generation)
@@ -377,7 +377,7 @@ static int move_object(struct gmfs *fs, const char *src, uint64_t gen, const cha
 		}
 	}
 	if (n) {
-		pthread_mutex_unlock(&n->lock);
+		fnode_unlock(n);
 		ftable_put(fs->files, n);
 	}
 	if (rc)
@@ -422,10 +422,10 @@ static int flush_below(struct fnode *n, void *arg)
 	struct gmfs *fs = arg;
 	int rc = 0;
 
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	if (n->dirty && !n->unlinked)
 		rc = fnode_upload(fs, n, 0);
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	return rc;
 }
 

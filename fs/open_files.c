@@ -120,12 +120,58 @@ static void fnode_free(struct fnode *n)
 	fnode_unstage(n);
 	fnode_drop_copy(n);
 	pthread_mutex_destroy(&n->lock);
+	pthread_mutex_destroy(&n->view_lock);
 	free(n->path);
 	free(n->content_type);
 	free(n->keep_metadata_json);
 	free(n->keep_json);
 	free(n->session);
 	free(n);
+}
+
+void fnode_lock(struct fnode *n)
+{
+	pthread_mutex_lock(&n->lock);
+}
+
+void fnode_unlock(struct fnode *n)
+{
+	struct fnode_view *v = &n->view;
+
+	pthread_mutex_lock(&n->view_lock);
+	v->staged = n->fd >= 0;
+	v->unlinked = n->unlinked;
+	v->dirty = n->dirty;
+	v->failed = n->failed;
+	v->opens = n->opens;
+	v->generation = n->generation;
+	v->size = n->size;
+	v->mtime = n->mtime;
+	v->mode = n->mode;
+	v->uid = n->uid;
+	v->gid = n->gid;
+	v->mode_set = n->mode_set;
+	v->uid_set = n->uid_set;
+	v->gid_set = n->gid_set;
+	pthread_mutex_unlock(&n->view_lock);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void fnode_view(struct fnode *n, struct fnode_view *v)
+{
+	pthread_mutex_lock(&n->view_lock);
+	*v = n->view;
+	pthread_mutex_unlock(&n->view_lock);
+}
+
+char *ftable_path_of(struct ftable *t, struct fnode *n)
+{
+	char *p;
+
+	pthread_mutex_lock(&t->lock);
+	p = strdup(n->path);
+	pthread_mutex_unlock(&t->lock);
+	return p;
 }
 
 void ftable_free(struct ftable *t)
@@ -214,6 +260,7 @@ struct fnode *ftable_get(struct ftable *t, uint64_t ino, const char *path)
 		n->ino = ino;
 		n->fd = -1;
 		pthread_mutex_init(&n->lock, NULL);
+		pthread_mutex_init(&n->view_lock, NULL);
 		n->next = *slot(t, ino);
 		*slot(t, ino) = n;
 		n->pnext = *pslot(t, n->path);
@@ -275,7 +322,7 @@ static int rename_one(struct fnode *n, void *arg)
 	struct rename_arg *ra = arg;
 	size_t olen = strlen(ra->old), nlen = strlen(ra->new);
 
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	size_t rest = strlen(n->path + olen);
 	char *p = malloc(nlen + rest + 1);
 	if (p) {
@@ -284,7 +331,7 @@ static int rename_one(struct fnode *n, void *arg)
 		ftable_set_path(ra->t, n, p);
 		free(p);
 	}
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	return 0;
 }
 

@@ -16,7 +16,10 @@
  * either one suffices to read it.
  * A node's own mutex guards everything else in it and is held across uploads, so that a
  * flush and a write never interleave. Take a node mutex first, then (inside modules) the
- * inode table's or ftable's lock; never two node mutexes at once. */
+ * inode table's or ftable's lock; never two node mutexes at once.
+ * Because an upload holds the node mutex for as long as the bucket takes to answer, what stat,
+ * listings and --status show of a node is copied into its view each time the mutex is
+ * released (fnode_unlock()), and read from there (fnode_view()) under a leaf lock of its own. */
 #ifndef GCSMOUNT_FS_OPEN_FILES_H
 #define GCSMOUNT_FS_OPEN_FILES_H
 
@@ -43,6 +46,22 @@ struct handle {
 	int append;	     /* opened with O_APPEND: writes go to the staged data's end */
 	struct ra_state ra;  /* node mutex */
 	struct handle *next; /* node mutex */
+};
+
+/* What stat, listings and status show of a node, as of the last release of its mutex. */
+struct fnode_view {
+	int staged;	     /* has a staging file */
+	int unlinked;
+	int dirty;
+	int failed;
+	unsigned opens;
+	uint64_t generation; /* 0: a new object */
+	uint64_t size;
+	struct timespec mtime;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	unsigned mode_set : 1, uid_set : 1, gid_set : 1;
 };
 
 struct fnode {
@@ -87,6 +106,9 @@ struct fnode {
 	 * they sweep it (cache/copy.h; owned, one reference). */
 	struct rr_state rr;
 	struct lcopy *copy;
+
+	pthread_mutex_t view_lock; /* a leaf lock */
+	struct fnode_view view;
 
 	unsigned refs; /* ftable's lock */
 	int queued;    /* in the upload queue, not yet taken by a worker; ftable's lock */
@@ -134,6 +156,14 @@ void ftable_queue_stop(struct ftable *t);
 unsigned ftable_queue_len(struct ftable *t);
 /* Whether the queue runs workers (started, not off, not stopping). */
 int ftable_queue_running(struct ftable *t);
+
+/* The node mutex. fnode_unlock() copies the node's view before it releases the mutex. */
+void fnode_lock(struct fnode *n);
+void fnode_unlock(struct fnode *n);
+/* The node's view as of the last fnode_unlock(); never waits for the node mutex. */
+void fnode_view(struct fnode *n, struct fnode_view *v);
+/* A copy of the node's name (malloc'd; NULL on ENOMEM), without the node mutex. */
+char *ftable_path_of(struct ftable *t, struct fnode *n);
 
 /* A new handle on node n (taking over the caller's reference to n), with n's mutex held;
  * NULL on ENOMEM. handle_close() undoes it: it unlinks and frees the handle, with n's mutex

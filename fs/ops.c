@@ -54,10 +54,10 @@ static int final_upload(struct fnode *n, void *arg)
 {
 	struct gmfs *fs = arg;
 
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	if (n->dirty && !n->unlinked)
 		fnode_upload(fs, n, 1);
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	return 0;
 }
 

@@ -50,24 +50,23 @@ void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr)
 
 	if (!n)
 		return;
-	pthread_mutex_lock(&n->lock);
-	int staged = n->fd >= 0;
-	if (staged) {
-		attr->size = n->size;
-		attr->mtime = n->mtime;
-		if (n->mode_set)
-			attr->mode = (attr->mode & S_IFMT) | n->mode;
-		if (n->uid_set)
-			attr->uid = n->uid;
-		if (n->gid_set)
-			attr->gid = n->gid;
+	struct fnode_view v;
+	fnode_view(n, &v);
+	if (v.staged) {
+		attr->size = v.size;
+		attr->mtime = v.mtime;
+		if (v.mode_set)
+			attr->mode = (attr->mode & S_IFMT) | v.mode;
+		if (v.uid_set)
+			attr->uid = v.uid;
+		if (v.gid_set)
+			attr->gid = v.gid;
 	}
-	pthread_mutex_unlock(&n->lock);
 	ftable_put(fs->files, n);
-	/* The mutex may have been held by an upload that ended the staging meanwhile: then the
-	 * attributes the caller read before are older than the table's, which the upload set. */
+	/* An upload may have ended the staging since the caller read the table: then the
+	 * attributes it read are older than the table's, which the upload set. */
 	struct iattr now = {0};
-	if (!staged && itable_get(fs->inodes, ino, NULL, NULL, &now, NULL) == 0) {
+	if (!v.staged && itable_get(fs->inodes, ino, NULL, NULL, &now, NULL) == 0) {
 		iattr_clear(attr);
 		*attr = now;
 	}
@@ -77,16 +76,14 @@ void fs_overlay_node(struct gmfs *fs, uint64_t ino, struct iattr *attr)
 static int resolve_local(struct gmfs *fs, const char *path, struct iattr *attr)
 {
 	struct fnode *n = ftable_find_path(fs->files, path);
+	struct fnode_view v;
 	uint64_t ino = 0;
-	int local = 0;
 
 	if (!n)
 		return -ENOENT;
-	pthread_mutex_lock(&n->lock);
-	local = n->fd >= 0 && !n->unlinked;
-	pthread_mutex_unlock(&n->lock);
+	fnode_view(n, &v);
 	ftable_put(fs->files, n);
-	if (!local || itable_lookup_path(fs->inodes, path, 0, &ino, attr))
+	if (!v.staged || v.unlinked || itable_lookup_path(fs->inodes, path, 0, &ino, attr))
 		return -ENOENT;
 	fs_overlay_node(fs, ino, attr);
 	return 0;
@@ -218,9 +215,10 @@ static int is_staged(struct gmfs *fs, uint64_t ino)
 	int staged = 0;
 
 	if (n) {
-		pthread_mutex_lock(&n->lock);
-		staged = n->fd >= 0;
-		pthread_mutex_unlock(&n->lock);
+		struct fnode_view v;
+
+		fnode_view(n, &v);
+		staged = v.staged;
 		ftable_put(fs->files, n);
 	}
 	return staged;

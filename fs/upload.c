@@ -411,7 +411,7 @@ static void background_upload(void *arg, struct fnode *n)
 	uint64_t pin;
 	int rc = 0;
 
-	pthread_mutex_lock(&n->lock);
+	fnode_lock(n);
 	if (n->dirty && !n->unlinked) {
 		rc = fnode_upload(fs, n, 0);
 		if (rc && rc != -ESTALE && n->dirty && n->opens == 0)
@@ -424,7 +424,7 @@ static void background_upload(void *arg, struct fnode *n)
 		end_staging(fs, n);
 	pin = n->pin_ino;
 	n->pin_ino = 0;
-	pthread_mutex_unlock(&n->lock);
+	fnode_unlock(n);
 	if (pin)
 		itable_forget(fs->inodes, pin, 1);
 }
@@ -595,15 +595,16 @@ static int count_pending(struct fnode *n, void *arg)
 {
 	struct upload_status *st = arg;
 
-	pthread_mutex_lock(&n->lock);
-	if (n->dirty && !n->unlinked) {
+	struct fnode_view v;
+
+	fnode_view(n, &v);
+	if (v.dirty && !v.unlinked) {
 		st->pending_files++;
-		st->staged_bytes += n->size;
-		st->failed_files += n->failed != 0;
+		st->staged_bytes += v.size;
+		st->failed_files += v.failed != 0;
 		/* Closed with data left: only a queued upload (or the unmount's) sends it. */
-		st->queued_files += n->opens == 0;
+		st->queued_files += v.opens == 0;
 	}
-	pthread_mutex_unlock(&n->lock);
 	return 0;
 }
 

@@ -15,6 +15,7 @@ import subprocess
 import time
 
 import pytest
+from mounting import gcsmount_binary
 
 BUCKET = "test-bucket"
 WORKERS = 16  # UPLOAD_WORKERS in fs/upload.h
@@ -185,8 +186,7 @@ def test_a_file_whose_upload_is_queued_reads_stats_and_lists_as_written(fakegcs,
     subprocess.run(["sh", "-c", "echo 2 > /proc/sys/vm/drop_caches"], check=True)
     assert os.stat(m.p("pending.txt")).st_size == len(b"not in the bucket yet")
     assert not stored(fakegcs, "pending.txt")
-    # A listing waits for uploads in progress; whether the file went up meanwhile or not, it
-    # is listed.
+    # Whether its upload has ended meanwhile or not, the file is listed.
     assert "pending.txt" in os.listdir(m.path)
     wait_until(lambda: stored(fakegcs, "pending.txt"), what="the upload")
     assert fakegcs.get(BUCKET, "pending.txt") == b"not in the bucket yet"
@@ -350,3 +350,34 @@ def test_truncating_a_file_whose_upload_is_queued_keeps_its_data(fakegcs, mount,
     wait_until(lambda: recovered_contents(staging), what="the recovered copy")
     fakegcs.clear_faults()
     assert list(recovered_contents(staging).values()) == [b"abc"]
+
+
+def timed(fn):
+    start = time.monotonic()
+    result = fn()
+    return result, time.monotonic() - start
+
+
+def test_stat_ls_and_status_answer_at_once_while_uploads_run(fakegcs, mount):
+    """An upload holds its file until the bucket answers; attributes must not wait for it."""
+    # stat_ttl=0: the kernel keeps no attributes, so every stat asks the daemon.
+    m = mount(args=["-o", "stat_ttl=0"])
+    fakegcs.put(BUCKET, "busy-00", b"old")
+    files = occupy_workers(fakegcs, m, 6)
+    st, took = timed(lambda: os.stat(m.p("busy-03")))
+    assert took < 1.0, "stat waited %.1f s for an upload" % took
+    assert st.st_size == len(files["busy-03"])
+    st, took = timed(lambda: os.stat(m.p("busy-00")))
+    assert took < 1.0, "stat of a rewritten file waited %.1f s for its upload" % took
+    assert st.st_size == len(files["busy-00"])
+    res, took = timed(lambda: subprocess.run(["ls", "-l", m.path], capture_output=True,
+                                             text=True, check=True, timeout=30))
+    assert took < 1.0, "ls -l waited %.1f s for uploads" % took
+    sizes = {f[-1]: f[4] for f in map(str.split, res.stdout.splitlines()) if len(f) >= 9}
+    assert sizes == {name: str(len(data)) for name, data in files.items()}, res.stdout
+    res, took = timed(lambda: subprocess.run([gcsmount_binary(), "--status", m.path], capture_output=True,
+                                             text=True, timeout=30))
+    assert took < 1.0, "--status waited %.1f s for uploads" % took
+    assert "uploads pending: %d" % len(files) in res.stdout, res.stdout
+    for name, data in files.items():
+        wait_until(lambda: fakegcs.get(BUCKET, name) == data, what="the upload of " + name)

@@ -1,5 +1,5 @@
-/* Unit tests of fs/open_files.c: finding nodes by inode and by path, and the upload queue
- * (workers, order, bounds, stopping). */
+/* Unit tests of fs/open_files.c: finding nodes by inode and by path, nodes' views, and the
+ * upload queue (workers, order, bounds, stopping). */
 #include "check.h"
 
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fs/open_files.h"
@@ -54,9 +55,9 @@ static void nodes_are_found_by_inode_and_by_path_after_a_rename(void)
 	struct fnode *f = ftable_find_path(t, "dir/a");
 	CHECK(f == a);
 	ftable_put(t, f);
-	pthread_mutex_lock(&a->lock);
+	fnode_lock(a);
 	CHECK(ftable_set_path(t, a, "other/a") == 0);
-	pthread_mutex_unlock(&a->lock);
+	fnode_unlock(a);
 	CHECK(ftable_find_path(t, "dir/a") == NULL);
 	f = ftable_find_path(t, "other/a");
 	CHECK(f == a);
@@ -157,8 +158,39 @@ static void a_full_queue_refuses_and_stop_finishes_what_is_queued(void)
 	ftable_free(t);
 }
 
+/* stat must not wait for an upload, which holds the node mutex throughout. */
+static void a_nodes_view_is_readable_while_its_mutex_is_held_and_set_on_release(void)
+{
+	struct ftable *t = ftable_new();
+	struct fnode *n = ftable_get(t, 12, "dir/f");
+	struct fnode_view v;
+
+	fnode_view(n, &v);
+	CHECK(!v.staged && v.size == 0);
+	fnode_lock(n);
+	n->fd = 0; /* any open descriptor */
+	n->size = 4096;
+	n->dirty = 1;
+	fnode_unlock(n);
+	fnode_lock(n);
+	n->size = 8192; /* a change still under way */
+	fnode_view(n, &v);
+	CHECK(v.staged && v.dirty && v.size == 4096);
+	n->fd = -1;
+	n->dirty = 0;
+	fnode_unlock(n);
+	fnode_view(n, &v);
+	CHECK(!v.staged && !v.dirty && v.size == 8192);
+	char *p = ftable_path_of(t, n);
+	CHECK(p && strcmp(p, "dir/f") == 0);
+	free(p);
+	ftable_put(t, n);
+	ftable_free(t);
+}
+
 int main(void)
 {
+	RUN(a_nodes_view_is_readable_while_its_mutex_is_held_and_set_on_release);
 	RUN(nodes_are_found_by_inode_and_by_path_after_a_rename);
 	RUN(a_queue_never_started_or_switched_off_takes_nothing);
 	RUN(queued_nodes_are_worked_on_once_in_order_and_kept_alive);
