@@ -25,8 +25,8 @@ runtime_packages=(gcc libc6-dev meson ninja-build pkg-config
                   ca-certificates)
 # The tests, the demo, the Debian package and the check on Debian 11 (tools/check-debian11);
 # valgrind for ./test.sh --valgrind; clang and its runtimes (libFuzzer, sanitizers) for
-# tests/fuzz/run.
-dev_packages=(build-essential python3 python3-pytest rclone nghttp2-proxy curl openssl
+# tests/fuzz/run; python3-crc32c for the test server's checksums in C.
+dev_packages=(build-essential python3 python3-pytest python3-crc32c rclone nghttp2-proxy curl openssl
               debhelper dpkg-dev fakeroot debootstrap valgrind clang libclang-rt-dev)
 
 packages=("${runtime_packages[@]}")

@@ -30,14 +30,16 @@ void fnode_stream_stop(struct gmfs *fs, struct fnode *n);
 /* When the data of a closed file goes up.
  * UPLOAD_BACKGROUND: close makes the staged data durable on local disk (fdatasync, and the
  * staging folder's entry once); the release of the handle queues the upload, and background
- * workers send it, several files at once. fsync(2) uploads at once and reports the upload's error. A failure ends in
- * the recovery folder and the log, as in UPLOAD_WAIT; a crash leaves the data in the staging
- * folder, which the next mount moves to the recovery folder.
+ * workers send it, several files at once. fsync(2) uploads at once and reports the upload's
+ * error. A failure ends in the recovery folder and the log, as in UPLOAD_WAIT; a crash leaves
+ * the data in the staging folder, which the next mount moves to the recovery folder.
  * UPLOAD_WAIT: close returns once the object is in the bucket, with the upload's error. */
 enum upload_mode { UPLOAD_BACKGROUND, UPLOAD_WAIT };
 /* Workers that upload closed files, and the most files waiting for them: past that, close
- * uploads in the caller's thread, which slows a writer down to the uploads' pace. */
-#define UPLOAD_WORKERS 16
+ * uploads in the caller's thread, which slows a writer down to the uploads' pace. An upload of
+ * a small file is mostly round trip: 32 at once keep a writer of small files going at
+ * several hundred files a second. */
+#define UPLOAD_WORKERS 32
 #define UPLOAD_QUEUE_MAX 1024
 
 /* Chooses the mode (option upload_on_close); without a call it is UPLOAD_BACKGROUND. Call it

@@ -18,7 +18,7 @@ import pytest
 from mounting import gcsmount_binary
 
 BUCKET = "test-bucket"
-WORKERS = 16  # UPLOAD_WORKERS in fs/upload.h
+WORKERS = 32  # UPLOAD_WORKERS in fs/upload.h
 
 
 def wait_until(cond, timeout=30.0, what="condition"):
