@@ -9,73 +9,48 @@
  * configured maximum. A reader that jumps around gets no read-ahead from it; rr_note_read()
  * decides what such a reader gets instead (see fs/readahead.h).
  *
- * Lock: ra->lock guards the queue and the stop flag; workers hold it only to take a job. */
+ * The workers are a pool of their own (fs/workers.h), with a bounded queue: jobs are hints,
+ * and one the queue has no room for is dropped. */
 #include "fs/readahead.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/workers.h"
+
 #define QUEUE_MAX 256
-
-struct job {
-	char *object; /* NULL for work of another kind: run(arg), or drop(arg) */
-	uint64_t generation, object_size, off, len;
-	void (*run)(void *);
-	void (*drop)(void *);
-	void *arg;
-	struct job *next;
-};
-
-/* A job that is not run: its work learns so. */
-static void job_free(struct job *j, int dropped)
-{
-	if (dropped && j->drop)
-		j->drop(j->arg);
-	free(j->object);
-	free(j);
-}
 
 struct readahead {
 	struct bcache *bc;
 	bcache_fetch_fn fetch;
 	void *arg;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	struct job *head, *tail;
-	size_t queued;
-	int stop;
-	int nthreads;
-	pthread_t *threads;
+	struct workers *workers;
 };
 
-static void *worker(void *p)
+/* One range of one object to bring into the cache. */
+struct range_job {
+	struct readahead *ra;
+	char *object;
+	uint64_t generation, object_size, off, len;
+};
+
+static void range_job_free(void *arg)
 {
-	struct readahead *ra = p;
+	struct range_job *j = arg;
 
-	for (;;) {
-		pthread_mutex_lock(&ra->lock);
-		while (!ra->head && !ra->stop)
-			pthread_cond_wait(&ra->wake, &ra->lock);
-		if (ra->stop) {
-			pthread_mutex_unlock(&ra->lock);
-			return NULL;
-		}
-		struct job *j = ra->head;
-		ra->head = j->next;
-		if (!ra->head)
-			ra->tail = NULL;
-		ra->queued--;
-		pthread_mutex_unlock(&ra->lock);
+	free(j->object);
+	free(j);
+}
 
-		/* No buffer: the blocks only go into the cache. Errors are the reader's to meet. */
-		if (j->run)
-			j->run(j->arg);
-		else
-			bcache_read(ra->bc, j->object, j->generation, j->object_size, j->off,
-				    (size_t)j->len, NULL, ra->fetch, ra->arg);
-		job_free(j, 0);
-	}
+static void range_job_run(void *arg)
+{
+	struct range_job *j = arg;
+	struct readahead *ra = j->ra;
+
+	/* No buffer: the blocks only go into the cache. Errors are the reader's to meet. */
+	bcache_read(ra->bc, j->object, j->generation, j->object_size, j->off, (size_t)j->len, NULL,
+		    ra->fetch, ra->arg);
+	range_job_free(j);
 }
 
 struct readahead *readahead_new(struct bcache *bc, bcache_fetch_fn fetch, void *arg, int nthreads)
@@ -87,18 +62,9 @@ struct readahead *readahead_new(struct bcache *bc, bcache_fetch_fn fetch, void *
 	ra->bc = bc;
 	ra->fetch = fetch;
 	ra->arg = arg;
-	pthread_mutex_init(&ra->lock, NULL);
-	pthread_cond_init(&ra->wake, NULL);
-	ra->threads = calloc((size_t)nthreads, sizeof(*ra->threads));
-	if (!ra->threads) {
-		readahead_free(ra);
-		return NULL;
-	}
-	for (; ra->nthreads < nthreads; ra->nthreads++)
-		if (pthread_create(&ra->threads[ra->nthreads], NULL, worker, ra) != 0)
-			break;
-	if (ra->nthreads == 0) {
-		readahead_free(ra);
+	ra->workers = workers_new(nthreads, QUEUE_MAX);
+	if (!ra->workers) {
+		free(ra);
 		return NULL;
 	}
 	return ra;
@@ -108,40 +74,8 @@ void readahead_free(struct readahead *ra)
 {
 	if (!ra)
 		return;
-	pthread_mutex_lock(&ra->lock);
-	ra->stop = 1;
-	pthread_cond_broadcast(&ra->wake);
-	pthread_mutex_unlock(&ra->lock);
-	for (int i = 0; i < ra->nthreads; i++)
-		pthread_join(ra->threads[i], NULL);
-	while (ra->head) {
-		struct job *j = ra->head;
-		ra->head = j->next;
-		job_free(j, 1);
-	}
-	free(ra->threads);
-	pthread_cond_destroy(&ra->wake);
-	pthread_mutex_destroy(&ra->lock);
+	workers_free(ra->workers);
 	free(ra);
-}
-
-/* Adds a job to the queue, or drops it when the queue is full or stopping. */
-static void enqueue(struct readahead *ra, struct job *j)
-{
-	pthread_mutex_lock(&ra->lock);
-	if (ra->queued >= QUEUE_MAX || ra->stop) {
-		pthread_mutex_unlock(&ra->lock);
-		job_free(j, 1);
-		return;
-	}
-	if (ra->tail)
-		ra->tail->next = j;
-	else
-		ra->head = j;
-	ra->tail = j;
-	ra->queued++;
-	pthread_cond_signal(&ra->wake);
-	pthread_mutex_unlock(&ra->lock);
 }
 
 void readahead_submit(struct readahead *ra, const char *object, uint64_t generation,
@@ -150,17 +84,20 @@ void readahead_submit(struct readahead *ra, const char *object, uint64_t generat
 	/* One job per RA_JOB_SIZE: jobs run in parallel, each a single GET. */
 	while (len > 0) {
 		size_t n = len < RA_JOB_SIZE ? len : RA_JOB_SIZE;
-		struct job *j = calloc(1, sizeof(*j));
+		struct range_job *j = calloc(1, sizeof(*j));
 
 		if (!j || !(j->object = strdup(object))) {
 			free(j);
 			return;
 		}
+		j->ra = ra;
 		j->generation = generation;
 		j->object_size = object_size;
 		j->off = off;
 		j->len = n;
-		enqueue(ra, j);
+		/* A hint the full queue has no room for is dropped. */
+		if (workers_submit(ra->workers, range_job_run, range_job_free, j) != 0)
+			range_job_free(j);
 		off += n;
 		len -= n;
 	}
@@ -169,16 +106,8 @@ void readahead_submit(struct readahead *ra, const char *object, uint64_t generat
 void readahead_submit_work(struct readahead *ra, void (*run)(void *), void (*drop)(void *),
 			   void *arg)
 {
-	struct job *j = calloc(1, sizeof(*j));
-
-	if (!j) {
+	if (workers_submit(ra->workers, run, drop, arg) != 0)
 		drop(arg);
-		return;
-	}
-	j->run = run;
-	j->drop = drop;
-	j->arg = arg;
-	enqueue(ra, j);
 }
 
 int ra_note_read(struct ra_state *s, uint64_t object_size, uint64_t off, size_t len,
