@@ -5,10 +5,16 @@
  * sequential readers. Random readers get what rr_note_read() (fs/readahead.h) decides: exact
  * bytes for scattered small reads, whole blocks where reads come back, a hot region fetched
  * ahead, and for a reader all over the file the whole of it, once: into the memory cache, or
- * into a local copy on disk (cache/copy.h) when it is too large for that. A file opened for writing is staged locally (fs/upload.c): every read
- * and write of it goes to the staging file; close queues its upload (or, in wait mode,
- * uploads it) and fsync uploads it at once. A created file exists only here until its first
- * upload. */
+ * into a local copy on disk (cache/copy.h) when it is too large for that.
+ *
+ * A read whose data is here (staged, in the local copy, in the block cache) is answered on the
+ * FUSE thread it came on; one that must wait for the bucket is answered from a read worker
+ * (fs/workers.h), so that a server that stopped answering holds none of the threads that
+ * lookups, listings and cached reads need.
+ *
+ * A file opened for writing is staged locally (fs/upload.c): every read and write of it goes
+ * to the staging file; close queues its upload (or, in wait mode, uploads it) and fsync
+ * uploads it at once. A created file exists only here until its first upload. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,6 +30,7 @@
 #include "fs/ops_i.h"
 #include "fs/resolve.h"
 #include "fs/stage.h"
+#include "fs/workers.h"
 #include "gcs/client.h"
 #include "util/log.h"
 
@@ -137,8 +144,9 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 #define BYPASS_MIN_SIZE (16u << 20)
 #define BYPASS_MAX_READ (128u << 10)
 
-/* One reply buffer per worker thread: a fresh allocation per read costs page faults on every
- * request. The key is process-wide state by nature; it is created once. */
+/* One reply buffer per thread that answers reads (FUSE's and the read workers): a fresh
+ * allocation per read costs page faults on every request. The key is process-wide state by
+ * nature; it is created once. */
 static pthread_key_t rbuf_key;
 static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
 
@@ -323,13 +331,121 @@ static void fetch_whole(struct gmfs *fs, struct fnode *n, const char *path, uint
 	lcopy_put(c);
 }
 
+/* A read that waits for the bucket, or for a block another thread is fetching: what a read
+ * worker needs to answer it. Its handle stays valid until the reply: the kernel holds the open
+ * file while a read it sent is unanswered (the reading call, its read-ahead or a page fault
+ * keeps a reference), and sends release only after the last reference is gone. */
+struct read_job {
+	fuse_req_t req;
+	struct gmfs *fs;
+	struct handle *h;
+	char *path; /* the object's name when the read came */
+	uint64_t gen;
+	uint64_t off;
+	size_t size;
+	int exact; /* fetch the bytes asked for, not whole blocks into the cache */
+	/* The local copy that could not answer (a reference, or NULL), and when. */
+	struct lcopy *copy;
+	struct timespec missed;
+};
+
+static void read_job_free(struct read_job *j)
+{
+	lcopy_put(j->copy);
+	free(j->path);
+	free(j);
+}
+
+/* Fetches what the job asks for and answers its request. */
+static void read_job_run(void *arg)
+{
+	struct read_job *j = arg;
+	struct gmfs *fs = j->fs;
+	struct handle *h = j->h;
+	struct fnode *n = h->node;
+	ssize_t got;
+	char *buf;
+
+	/* A reader interrupted by a signal while this waited its turn no longer waits for it. */
+	if (fuse_req_interrupted(j->req)) {
+		fuse_reply_err(j->req, EINTR);
+		read_job_free(j);
+		return;
+	}
+	buf = rbuf_get(j->size);
+	if (!buf) {
+		fuse_reply_err(j->req, ENOMEM);
+		read_job_free(j);
+		return;
+	}
+	for (int attempt = 0;; attempt++) {
+		if (fs->blocks && !j->exact)
+			got = bcache_read(fs->blocks, j->path, j->gen, h->size, j->off, j->size,
+					  buf, fs->fetch, fs->fetch_arg);
+		else if (!fs->blocks ||
+			 (got = bcache_read_cached(fs->blocks, j->path, j->gen, h->size, j->off,
+						   j->size, buf)) < 0)
+			got = gcs_read(fs->gcs, j->path, j->gen, j->off, j->size, buf);
+		if (got != -ENOENT || attempt > 0)
+			break;
+		/* Renamed on this mount while the read was under way: read it where it went. */
+		int moved = 0;
+		fnode_lock(n);
+		if (h->generation != j->gen || strcmp(n->path, j->path) != 0) {
+			char *now = strdup(n->path);
+
+			moved = now != NULL;
+			if (now) {
+				free(j->path);
+				j->path = now;
+				j->gen = h->generation;
+			}
+		}
+		fnode_unlock(n);
+		if (!moved)
+			break;
+	}
+	if (got == -ENOENT) {
+		log_warn("read %s: generation %llu is gone (replaced or deleted while open)",
+			 j->path, (unsigned long long)j->gen);
+		got = -ESTALE;
+	}
+	if (j->copy && got >= 0) {
+		/* What a read the copy could not answer cost: how long it is worth waiting. */
+		struct timespec now;
+		int64_t us;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		us = (int64_t)(now.tv_sec - j->missed.tv_sec) * 1000000 +
+		     (now.tv_nsec - j->missed.tv_nsec) / 1000;
+		if (us > 0)
+			lcopy_note_miss(j->copy, (uint64_t)us);
+	}
+	if (got < 0)
+		fuse_reply_err(j->req, (int)-got);
+	else
+		fuse_reply_buf(j->req, buf, (size_t)got);
+	read_job_free(j);
+}
+
+/* A read the pool stopped before its turn: the mount is going away. */
+static void read_job_drop(void *arg)
+{
+	struct read_job *j = arg;
+
+	fuse_reply_err(j->req, EIO);
+	read_job_free(j);
+}
+
+/* What is here is answered at once; the rest goes to a read worker (fs->readers), or, with
+ * none to take it, is fetched on this thread. */
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fs_of(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct fnode *n = h->node;
 	struct lcopy *copy = NULL;
-	struct timespec missed = {0};
+	struct read_job *j;
 	ssize_t got;
 	char *buf;
 
@@ -383,6 +499,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	if (size > h->size - (uint64_t)off)
 		size = (size_t)(h->size - (uint64_t)off);
 	/* What the local copy holds, it answers; the rest comes as if there were none. */
+	struct timespec missed = {0};
 	if (copy) {
 		got = lcopy_read(copy, (uint64_t)off, size, buf);
 		if (got >= 0) {
@@ -400,56 +517,39 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 									: RR_HOT_REGION));
 	if (rr & RR_WHOLE)
 		fetch_whole(fs, n, path, gen, h->size);
-	for (int attempt = 0;; attempt++) {
-		/* A small random read of a large file gets exactly the bytes it asks for, unless
-		 * it is near another lately: whole blocks for every scattered read would multiply
-		 * what crosses the network, while reads that come back to a place share one. */
-		int exact = random && !(rr & RR_BLOCK) && h->size > BYPASS_MIN_SIZE &&
-			    size < BYPASS_MAX_READ;
-
-		if (fs->blocks && !exact)
-			got = bcache_read(fs->blocks, path, gen, h->size, (uint64_t)off, size, buf,
-					  fs->fetch, fs->fetch_arg);
-		else if (!fs->blocks || (got = bcache_read_cached(fs->blocks, path, gen, h->size,
-								  (uint64_t)off, size, buf)) < 0)
-			got = gcs_read(fs->gcs, path, gen, (uint64_t)off, size, buf);
-		if (got != -ENOENT || attempt > 0)
-			break;
-		/* Renamed on this mount while the read was under way: read it where it went. */
-		int moved = 0;
-		fnode_lock(n);
-		if (h->generation != gen || strcmp(n->path, path) != 0) {
-			char *now = strdup(n->path);
-
-			moved = now != NULL;
-			if (now) {
-				free(path);
-				path = now;
-				gen = h->generation;
-			}
+	if (fs->blocks) {
+		got = bcache_read_cached(fs->blocks, path, gen, h->size, (uint64_t)off, size, buf);
+		if (got >= 0) {
+			lcopy_put(copy);
+			free(path);
+			goto reply;
 		}
-		fnode_unlock(n);
-		if (!moved)
-			break;
 	}
-	if (got == -ENOENT) {
-		log_warn("read %s: generation %llu is gone (replaced or deleted while open)", path,
-			 (unsigned long long)gen);
-		got = -ESTALE;
-	}
-	if (copy) {
-		/* What a read the copy could not answer cost: how long it is worth waiting. */
-		struct timespec now;
-		int64_t us;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		us = (int64_t)(now.tv_sec - missed.tv_sec) * 1000000 +
-		     (now.tv_nsec - missed.tv_nsec) / 1000;
-		if (got >= 0 && us > 0)
-			lcopy_note_miss(copy, (uint64_t)us);
+	j = calloc(1, sizeof(*j));
+	if (!j) {
 		lcopy_put(copy);
+		free(path);
+		fuse_reply_err(req, ENOMEM);
+		return;
 	}
-	free(path);
+	j->req = req;
+	j->fs = fs;
+	j->h = h;
+	j->path = path;
+	j->gen = gen;
+	j->off = (uint64_t)off;
+	j->size = size;
+	/* A small random read of a large file gets exactly the bytes it asks for, unless it is
+	 * near another lately: whole blocks for every scattered read would multiply what crosses
+	 * the network, while reads that come back to a place share one. */
+	j->exact =
+		random && !(rr & RR_BLOCK) && h->size > BYPASS_MIN_SIZE && size < BYPASS_MAX_READ;
+	j->copy = copy;
+	j->missed = missed;
+	if (!fs->readers || workers_submit(fs->readers, read_job_run, read_job_drop, j) != 0)
+		read_job_run(j);
+	return;
 reply:
 	if (got < 0)
 		fuse_reply_err(req, (int)-got);

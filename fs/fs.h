@@ -18,6 +18,7 @@ struct bcache;
 struct ftable;
 struct stage;
 struct readahead;
+struct workers;
 struct metrics;
 struct dcache;
 struct dircache;
@@ -38,6 +39,11 @@ struct gmfs {
 	struct readahead *ra;  /* started at init, when the daemon runs; NULL: none */
 	uint64_t ra_window;    /* most bytes read ahead of one sequential reader */
 	int ra_threads;
+	/* Reads that wait for the bucket run here, not on FUSE's threads (fs/file_ops.c);
+	 * started at init, stopped when the session loop ends; NULL: they run where they
+	 * arrive. */
+	struct workers *readers;
+	int read_threads;
 	size_t prefetch_files;	      /* files fetched ahead of opens in name order */
 	struct metrics *metrics;      /* started at init */
 	struct status_server *status; /* started at init, or NULL */

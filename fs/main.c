@@ -26,6 +26,7 @@
 #include "fs/status.h"
 #include "fs/status_commands.h"
 #include "fs/upload.h"
+#include "fs/workers.h"
 #include "gcs/client.h"
 #include "gcs/url.h"
 #include "util/buf.h"
@@ -307,6 +308,9 @@ static int assemble_fs(const struct config *cfg, struct mount *m)
 		/* Requests in flight for read-ahead and prefetched files together: enough for a
 		 * sequential reader's window and a directory being read file by file. */
 		.ra_threads = 32,
+		/* Reads waiting for the bucket at once: more than FUSE's threads, so that readers
+		 * stalled on a server leave room for the readers of other objects. */
+		.read_threads = 32,
 		.prefetch_files = cfg->prefetch_files,
 		.metrics = m->metrics,
 	};
@@ -427,6 +431,10 @@ static int serve(const struct config *cfg, struct mount *m)
 	loop = &loop310;
 	rc = fuse_session_loop_mt(m->se, loop) ? 1 : 0;
 #endif
+	/* Reads under way end (within their deadline) and queued ones are answered with an error
+	 * while the device is still open: unmounting closes it. */
+	workers_free(m->fs.readers);
+	m->fs.readers = NULL;
 	log_info("unmounting %s", cfg->mountpoint);
 	return rc;
 }

@@ -3,8 +3,9 @@
  * is still staged). The handlers live by concern in inode_ops.c, file_ops.c, dir_ops.c and
  * name_ops.c.
  *
- * Replies are sent from the worker thread that runs the handler; handlers take no lock of
- * their own beyond a node mutex (see fs/open_files.h for the order). */
+ * Replies are sent from the worker thread that runs the handler, except for reads that wait
+ * for the bucket: those are answered from a read worker (fs/file_ops.c). Handlers take no lock
+ * of their own beyond a node mutex (see fs/open_files.h for the order). */
 #include <errno.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -14,7 +15,13 @@
 #include "fs/ops_i.h"
 #include "fs/readahead.h"
 #include "fs/status.h"
+#include "fs/workers.h"
 #include "util/log.h"
+
+/* Reads queued for a read worker, at most; past that a read waits on the FUSE thread it came
+ * on. The kernel has a read outstanding per waiting thread and a few of its own read-ahead,
+ * so this only bounds the queue against the unforeseen. */
+#define READ_QUEUE_MAX 4096
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -25,6 +32,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		fs->ra = readahead_new(fs->blocks, fs->fetch, fs->fetch_arg, fs->ra_threads);
 		if (!fs->ra)
 			log_warn("read-ahead workers could not start; reading without them");
+	}
+	if (fs->read_threads > 0) {
+		fs->readers = workers_new(fs->read_threads, READ_QUEUE_MAX);
+		if (!fs->readers)
+			log_warn("no read workers: reads wait for the bucket on FUSE's threads");
 	}
 	if (fs->metrics && metrics_start(fs->metrics, fs) != 0)
 		log_warn("metrics threads could not start");
@@ -66,7 +78,8 @@ static void op_destroy(void *userdata)
 	struct gmfs *fs = userdata;
 
 	/* Unmounting: the queued uploads finish, then whatever is still staged goes up now, or
-	 * is kept. */
+	 * is kept. (The read workers stopped with the session loop, while their answers could
+	 * still reach the kernel: see fs/main.c.) */
 	upload_stop(fs);
 	ftable_each(fs->files, "", final_upload, fs);
 }
