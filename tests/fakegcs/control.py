@@ -37,7 +37,8 @@ appear in the request log.
   DELETE /_fake/faults    clear faults
   POST   /_fake/shape     {"latency_ms": 30, "bandwidth_bps": 60000000}; {} clears
   GET    /_fake/log       list of {"op", "method", "path", "query", "status",
-                           "class", "bytes_out", "bytes_in", ...}
+                           "class", "bytes_out", "bytes_in", "connection", ...};
+                           "connection" numbers the TCP connection the request came on
   DELETE /_fake/log       clear the log
   POST   /_fake/requester_pays {"bucket": "b", "enabled": true}: requests on the bucket must
          name a billing project (userProject= on the JSON API, x-goog-user-project on XML)

@@ -23,6 +23,7 @@ if __name__ == "__main__" and not __package__:
 import argparse
 import email.utils
 import http.server
+import itertools
 import signal
 import socket
 import struct
@@ -70,6 +71,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A serial, not the client's port: ports come back once a connection is gone.
+        self.serial = next(self.server.connections)
 
     def log_message(self, fmt, *args):
         if self.server.state.verbose:
@@ -157,7 +160,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry = {"op": route.op, "method": self.command, "path": raw_path,
                      "query": query, "status": None, "class": route.price_class,
                      "bytes_out": 0, "bytes_in": 0, "bucket": route.bucket,
-                     "object": route.object, "time": time.time()}
+                     "object": route.object, "time": time.time(),
+                     "connection": self.serial}
         names = route.names()
         if route.op in ("objects.list", "xml.list") and query.get("prefix"):
             names.append(query["prefix"])       # a listing is named by its prefix
@@ -382,6 +386,7 @@ class FakeGcsServer(http.server.ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
         self.state = state
+        self.connections = itertools.count(1)  # next() is atomic under the GIL
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
