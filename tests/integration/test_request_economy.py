@@ -2,6 +2,7 @@
 Every list request is a Class A operation, every get a Class B one."""
 import os
 import subprocess
+import threading
 
 BUCKET = "test-bucket"
 
@@ -143,3 +144,45 @@ def test_a_change_made_here_is_seen_by_the_next_lookup(fakegcs, mount):
     for name in ("new", "renamed", "sub"):
         assert os.path.exists(m.p("d", name))
     assert not os.path.exists(m.p("d", "old"))
+
+
+def test_sequential_requests_reuse_one_connection(fakegcs, mount):
+    """Each request borrows a pooled handle that keeps its connection: one after another,
+    requests never pay for a new TCP (and TLS) set-up."""
+    for i in range(30):
+        fakegcs.put(BUCKET, f"f{i}", b"x" * (i + 1))
+    m = mount(args=["-o", "prefetch_files=0"])  # no fetches in the background
+    os.listdir(m.path)
+    fakegcs.clear_log()
+    for i in range(30):
+        with open(m.p(f"f{i}"), "rb") as f:
+            assert f.read() == b"x" * (i + 1)
+    log = fakegcs.log()
+    assert [e["op"] for e in log] == ["xml.get"] * 30
+    assert len({e["connection"] for e in log}) == 1, log
+
+
+def test_parallel_readers_open_a_connection_per_request_in_flight_not_per_request(
+        fakegcs, mount):
+    files = 40
+    for i in range(files):
+        fakegcs.put(BUCKET, f"d{i % 4}/f{i}", b"y" * 1000)
+    fakegcs.shape(latency_ms=20)  # keeps requests in flight together
+    m = mount()
+    for d in range(4):
+        os.listdir(m.p(f"d{d}"))
+    fakegcs.clear_log()
+
+    def read_all(d):
+        for i in range(d, files, 4):
+            with open(m.p(f"d{d}", f"f{i}"), "rb") as f:
+                assert f.read() == b"y" * 1000
+
+    threads = [threading.Thread(target=read_all, args=(d,)) for d in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log = fakegcs.log()
+    assert len(log) == files
+    assert len({e["connection"] for e in log}) <= 4 + 2, log
