@@ -13,9 +13,15 @@
  * error bodies). Exactly one place maps the outcome to errno (gcs/status.c) and one place logs
  * it (log_failure below). The operations themselves live in read.c and write.c.
  *
- * Locks: pool_lock guards the handle pool only; share_locks guard libcurl's shared DNS, TLS
- * session and connection caches and are taken by libcurl itself. Neither is held while
- * another is taken by this file, and no lock is held across a transfer or a backoff sleep. */
+ * Connections stay with the easy handle that opened them: libcurl does not support sharing
+ * its connection cache between threads (CURLSHOPT_SHARE(3); a connection freed by one transfer
+ * gets used by another). A pooled handle keeps its connection open for the next request, and
+ * the pool hands out the handle returned last, whose connection is the likeliest still open;
+ * so connections number the requests in flight at once, not the requests.
+ *
+ * Locks: pool_lock guards the handle pool only; share_locks guard libcurl's shared DNS and TLS
+ * session caches and are taken by libcurl itself. Neither is held while another is taken by
+ * this file, and no lock is held across a transfer or a backoff sleep. */
 #include "gcs/client.h"
 #include "gcs/client_i.h"
 
@@ -138,7 +144,6 @@ struct gcs_client *gcs_client_new(const struct gcs_client_opts *o)
 	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	return c;
 
 fail_locks:
@@ -436,7 +441,7 @@ static enum gcs_xport classify(CURLcode cc)
  * picks HTTP/2 when the server offers it and falls back to HTTP/1.1; plain http has no ALPN,
  * so there the server must speak cleartext HTTP/2 (h2c_version). Each transfer runs on its own
  * easy handle, and libcurl multiplexes only within one multi handle: requests in flight at
- * once still use one connection each, and the shared connection cache hands idle ones on as
+ * once still use one connection each, and each handle keeps its own for the next request, as
  * with HTTP/1.1. */
 static long http_version(const struct gcs_client *c, const char *url)
 {
