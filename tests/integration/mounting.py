@@ -45,7 +45,6 @@ def valgrind_prefix(log_path):
     # %p: a daemonized mount forks, and each process writes its own verdict.
     return ["valgrind", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite",
-            f"--suppressions={os.path.join(REPO, 'tests', 'valgrind.supp')}",
             f"--log-file={log_path}.valgrind.%p"] + extra
 
 
