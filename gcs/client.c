@@ -12,23 +12,14 @@
  * block cache receives each block in its own buffer) or into a bounded struct buf (JSON and
  * error bodies). Exactly one place maps the outcome to errno (gcs/status.c) and one place logs
  * it (log_failure below). The operations themselves live in read.c and write.c.
- *
- * Connections stay with the easy handle that opened them: libcurl does not support sharing
- * its connection cache between threads (CURLSHOPT_SHARE(3); a connection freed by one transfer
- * gets used by another). A pooled handle keeps its connection open for the next request, and
- * the pool hands out the handle returned last, whose connection is the likeliest still open;
- * so connections number the requests in flight at once, not the requests.
- *
- * Locks: pool_lock guards the handle pool only; share_locks guard libcurl's shared DNS and TLS
- * session caches and are taken by libcurl itself. Neither is held while another is taken by
- * this file, and no lock is held across a transfer or a backoff sleep. */
+ * The handles, and the connections they keep, come from gcs/pool.c. No lock is held across a
+ * transfer or a backoff sleep. */
 #include "gcs/client.h"
 #include "gcs/client_i.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +30,7 @@
 
 #include "auth/auth.h"
 #include "gcs/errbody.h"
+#include "gcs/pool_i.h"
 #include "gcs/status.h"
 #include "gcs/url.h"
 #include "util/buf.h"
@@ -66,23 +58,6 @@ void gcs_client_opts_default(struct gcs_client_opts *o)
 	o->io_timeout_s = 30;
 	o->min_rate_bps = 1024;
 	o->list_max_pages = 100000;
-}
-
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
-{
-	struct gcs_client *c = arg;
-
-	(void)h;
-	(void)access;
-	pthread_mutex_lock(&c->share_locks[data]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *arg)
-{
-	struct gcs_client *c = arg;
-
-	(void)h;
-	pthread_mutex_unlock(&c->share_locks[data]);
 }
 
 /* HTTP/2 over plain http: with prior knowledge, except on libcurl 7.88, which fails every
@@ -133,23 +108,10 @@ struct gcs_client *gcs_client_new(const struct gcs_client_opts *o)
 		goto fail;
 	c->xml_base = b.data;
 
-	pthread_mutex_init(&c->pool_lock, NULL);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&c->share_locks[i], NULL);
-	c->share = curl_share_init();
-	if (!c->share)
-		goto fail_locks;
-	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	if (gcs_pool_init(&c->pool))
+		goto fail;
 	return c;
 
-fail_locks:
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&c->share_locks[i]);
-	pthread_mutex_destroy(&c->pool_lock);
 fail:
 	free(c->xml_base);
 	free(c->json_base);
@@ -165,13 +127,7 @@ void gcs_client_free(struct gcs_client *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->pool_len; i++)
-		curl_easy_cleanup(c->pool[i]);
-	free(c->pool);
-	curl_share_cleanup(c->share);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&c->share_locks[i]);
-	pthread_mutex_destroy(&c->pool_lock);
+	gcs_pool_free(&c->pool);
 	free(c->xml_base);
 	free(c->json_base);
 	free(c->ca_file);
@@ -221,36 +177,6 @@ void gcs_get_stats(struct gcs_client *c, struct gcs_stats *out)
 	}
 	out->bytes_in = atomic_load(&c->n_bytes_in);
 	out->bytes_out = atomic_load(&c->n_bytes_out);
-}
-
-static CURL *pool_get(struct gcs_client *c)
-{
-	CURL *h = NULL;
-
-	pthread_mutex_lock(&c->pool_lock);
-	if (c->pool_len > 0)
-		h = c->pool[--c->pool_len];
-	pthread_mutex_unlock(&c->pool_lock);
-	return h ? h : curl_easy_init();
-}
-
-static void pool_put(struct gcs_client *c, CURL *h)
-{
-	pthread_mutex_lock(&c->pool_lock);
-	if (c->pool_len == c->pool_cap) {
-		size_t cap = c->pool_cap ? c->pool_cap * 2 : 8;
-		CURL **p = realloc(c->pool, cap * sizeof(*p));
-
-		if (!p) {
-			pthread_mutex_unlock(&c->pool_lock);
-			curl_easy_cleanup(h);
-			return;
-		}
-		c->pool = p;
-		c->pool_cap = cap;
-	}
-	c->pool[c->pool_len++] = h;
-	pthread_mutex_unlock(&c->pool_lock);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -524,8 +450,8 @@ static void setup_handle(struct gcs_client *c, struct gcs_req *r, struct curl_sl
 
 	CURL *h = r->curl;
 
+	/* Keeps the connection and the share (gcs_pool_get()). */
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_URL, r->url.data);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "gcsmount/" GCSMOUNT_VERSION);
@@ -750,7 +676,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 		if (rc)
 			return rc;
 	}
-	r->curl = pool_get(c);
+	r->curl = gcs_pool_get(&c->pool);
 	if (!r->curl)
 		return -ENOMEM;
 	r->client = c;
@@ -935,7 +861,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	explicit_bzero(auth_line, sizeof(auth_line));
 	if (rc)
 		atomic_fetch_add(&c->n_failures[op], 1);
-	pool_put(c, r->curl);
+	gcs_pool_put(&c->pool, r->curl);
 	r->curl = NULL;
 	return rc;
 }

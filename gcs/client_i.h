@@ -6,12 +6,12 @@
 #define GCSMOUNT_GCS_CLIENT_I_H
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
 #include "gcs/client.h"
 #include "gcs/errbody.h"
+#include "gcs/pool_i.h"
 #include "gcs/status.h"
 #include "util/buf.h"
 
@@ -37,12 +37,7 @@ struct gcs_client {
 	char *xml_base;	  /* .../BUCKET */
 	long h2c_version; /* CURLOPT_HTTP_VERSION for HTTP/2 over plain http */
 
-	pthread_mutex_t pool_lock;
-	CURL **pool;
-	size_t pool_len, pool_cap;
-
-	CURLSH *share;
-	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	struct gcs_pool pool;
 
 	_Atomic uint64_t n_requests[GCS_NOPS], n_retries[GCS_NOPS], n_failures[GCS_NOPS];
 	_Atomic uint64_t n_bytes_in, n_bytes_out;
