@@ -31,6 +31,7 @@
 #include "auth/auth.h"
 #include "gcs/errbody.h"
 #include "gcs/pool_i.h"
+#include "gcs/stats_i.h"
 #include "gcs/status.h"
 #include "gcs/url.h"
 #include "util/buf.h"
@@ -135,48 +136,6 @@ void gcs_client_free(struct gcs_client *c)
 	free(c->bucket);
 	free(c->endpoint);
 	free(c);
-}
-
-/* Every operation the client sends, with its price class from GCS's operations table.
- * A resumable upload is billed once, as its insert; its chunks are not counted again. */
-static const struct {
-	const char *op;
-	char price_class;
-} op_table[GCS_NOPS] = {
-	{"buckets.get", 'B'},
-	{"objects.get", 'B'},
-	{"xml.get", 'B'},
-	{"objects.list", 'A'},
-	{"objects.insert", 'A'},
-	{"uploads.chunk", 0},
-	{"objects.patch", 'A'},
-	{"objects.delete", 0},
-	{"objects.move", 'A'},
-	{"objects.rewrite", 'A'},
-	{"objects.compose", 'A'},
-	{"uploads.cancel", 0},
-	{"other", 0},
-};
-
-static size_t op_index(const char *op)
-{
-	for (size_t i = 0; i < GCS_NOPS - 1; i++)
-		if (strcmp(op_table[i].op, op) == 0)
-			return i;
-	return GCS_NOPS - 1;
-}
-
-void gcs_get_stats(struct gcs_client *c, struct gcs_stats *out)
-{
-	for (size_t i = 0; i < GCS_NOPS; i++) {
-		out->ops[i].op = op_table[i].op;
-		out->ops[i].price_class = op_table[i].price_class;
-		out->ops[i].requests = atomic_load(&c->n_requests[i]);
-		out->ops[i].retries = atomic_load(&c->n_retries[i]);
-		out->ops[i].failures = atomic_load(&c->n_failures[i]);
-	}
-	out->bytes_in = atomic_load(&c->n_bytes_in);
-	out->bytes_out = atomic_load(&c->n_bytes_out);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -650,7 +609,7 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 	struct gcs_retry own, *t = r->retry;
 	int reauthed = 0;
 	int rc = -EIO;
-	size_t op = op_index(r->op);
+	size_t op = gcs_stats_op(r->op);
 	/* Kept until the answer is known: a 401 tells auth which token was refused. */
 	char auth_line[4096];
 

@@ -39,6 +39,7 @@ struct gcs_client {
 
 	struct gcs_pool pool;
 
+	/* Request accounting (stats.c), by gcs_stats_op() index. */
 	_Atomic uint64_t n_requests[GCS_NOPS], n_retries[GCS_NOPS], n_failures[GCS_NOPS];
 	_Atomic uint64_t n_bytes_in, n_bytes_out;
 };
