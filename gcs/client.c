@@ -2,8 +2,8 @@
  *
  * Every request is a struct gcs_req run by gcs_perform(): it borrows a curl easy handle from
  * a pool (handles keep their connections alive between requests), adds the Authorization
- * header, runs the transfer, and on a transient failure sleeps a capped, jittered, doubling
- * backoff and tries again, until the attempts or the operation's deadline run out. Each
+ * header, runs the transfer, and on a transient failure tries again when gcs/retry.c allows
+ * it, after the pause it decides. Each
  * attempt is itself bounded: by the time left, by a connect timeout, and by a minimum rate
  * (a stalled or dripping transfer is cut, in either direction). A 2xx answer may still be
  * refused by the caller's check (a damaged body), which is retried like a 5xx. Redirects are
@@ -25,16 +25,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
 #include "gcs/errbody.h"
 #include "gcs/pool_i.h"
+#include "gcs/retry_i.h"
 #include "gcs/stats_i.h"
 #include "gcs/status.h"
 #include "gcs/url.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 int gcs_global_init(void)
@@ -337,14 +338,6 @@ static long http_version(const struct gcs_client *c, const char *url)
 	return c->h2c_version;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The rate watchdog, called by libcurl about once a second and whenever data moves. The first
  * window opens once the connection is up (its set-up has a timeout of its own). */
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -365,11 +358,11 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 		curl_easy_getinfo(r->curl, CURLINFO_CONNECT_TIME_T, &connected);
 		if (fresh > 0 && connected == 0 && moved == 0)
 			return 0;
-		r->window_ms = now_ms();
+		r->window_ms = clock_mono_ms();
 		r->window_bytes = moved;
 		return 0;
 	}
-	now = now_ms();
+	now = clock_mono_ms();
 	if (now - r->window_ms < c->o.io_timeout_s * 1000)
 		return 0;
 	if (moved - r->window_bytes < (int64_t)c->o.min_rate_bps * c->o.io_timeout_s) {
@@ -532,43 +525,6 @@ static void log_request(const struct gcs_req *r, CURLcode cc, curl_off_t got, cu
 	       (long long)sent, (long long)(us / 1000), attempt);
 }
 
-void gcs_retry_init(struct gcs_client *c, struct gcs_retry *t)
-{
-	int64_t now = now_ms();
-
-	t->deadline_ms = now + (int64_t)(c->o.retry_deadline_s * 1000.0);
-	t->seed = (unsigned)now ^ (unsigned)(uintptr_t)t;
-	t->waits = 0;
-}
-
-int64_t gcs_retry_left_ms(const struct gcs_retry *t)
-{
-	return t->deadline_ms - now_ms();
-}
-
-/* The next pause: base * 2^waits, capped, half fixed and half random (spreads the retries of
- * many threads without letting any pause collapse to 0). -1 when it would end past the
- * deadline: sleeping only to be cut off is no retry. */
-static long next_pause(const struct gcs_client *c, struct gcs_retry *t)
-{
-	long d = c->o.retry_base_ms;
-
-	for (int i = 0; i < t->waits && d < c->o.retry_max_ms; i++)
-		d *= 2;
-	if (d > c->o.retry_max_ms)
-		d = c->o.retry_max_ms;
-	d = d / 2 + (long)(rand_r(&t->seed) % (unsigned)(d / 2 + 1));
-	return d < gcs_retry_left_ms(t) ? d : -1;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /* Origin ("scheme://host:port") length of a URL. */
 static size_t origin_len(const char *url)
 {
@@ -584,23 +540,6 @@ int gcs_same_origin(const struct gcs_client *c, const char *url)
 	size_t n = origin_len(c->endpoint);
 
 	return n && origin_len(url) == n && strncasecmp(url, c->endpoint, n) == 0;
-}
-
-/* Whether an attempt that failed this way may have been carried out by the server. */
-static int maybe_done(const struct gcs_req *r, int damaged)
-{
-	if (damaged || r->status >= 500)
-		return 1;
-	return r->xport == GCS_XPORT_RESET || r->xport == GCS_XPORT_TIMEOUT ||
-	       r->xport == GCS_XPORT_OTHER;
-}
-
-/* Whether a failed attempt may be sent again. */
-static int may_retry(const struct gcs_req *r, int damaged)
-{
-	if (r->not_idempotent)
-		return r->xport == GCS_XPORT_CONNECT || r->status == 408 || r->status == 429;
-	return damaged || gcs_retryable(r->status, r->xport);
 }
 
 int gcs_perform(struct gcs_client *c, struct gcs_req *r)
@@ -787,20 +726,15 @@ int gcs_perform(struct gcs_client *c, struct gcs_req *r)
 			attempt--;
 			continue;
 		}
-		if (attempt < max && may_retry(r, damaged)) {
-			long d;
+		if (attempt < max && gcs_retry_allowed(r, damaged)) {
+			long d = gcs_retry_pause(c, t, r->sink_len > r->sink_start);
 
-			/* A body that broke off after some progress resumes without a long pause. */
-			if (r->sink_len > r->sink_start)
-				t->waits = 0;
-			d = next_pause(c, t);
 			if (d >= 0) {
 				atomic_fetch_add(&c->n_retries[op], 1);
 				log_failure(r, rc, d, attempt, max, 0);
-				if (maybe_done(r, damaged))
+				if (gcs_retry_maybe_done(r, damaged))
 					r->uncertain = 1;
-				t->waits++;
-				sleep_ms(d);
+				gcs_retry_sleep(t, d);
 				if (!r->recover)
 					continue;
 				rc = r->recover(c, r);

@@ -12,6 +12,7 @@
 #include "gcs/client.h"
 #include "gcs/errbody.h"
 #include "gcs/pool_i.h"
+#include "gcs/retry_i.h"
 #include "gcs/status.h"
 #include "util/buf.h"
 
@@ -55,19 +56,6 @@ struct gcs_body {
 	size_t tail_len;
 	uint64_t pos; /* read position within the whole body, reset per attempt */
 };
-
-/* The time budget of one operation, shared by all its requests and their retries (a read and
- * its resumptions, an upload chunk and the status queries after it). Set up by
- * gcs_retry_init(); not shared between threads. */
-struct gcs_retry {
-	int64_t deadline_ms; /* CLOCK_MONOTONIC */
-	unsigned seed;
-	int waits;	 /* backoff sleeps so far */
-};
-
-void gcs_retry_init(struct gcs_client *c, struct gcs_retry *t);
-/* Milliseconds left before the deadline (<= 0 when passed). */
-int64_t gcs_retry_left_ms(const struct gcs_retry *t);
 
 struct gcs_req;
 /* Validates a 2xx answer (parses it into the caller's place). Returns 0 to accept it,
