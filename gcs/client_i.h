@@ -1,4 +1,5 @@
-/* Private to gcs/: the client's state and the request engine shared by its operation files.
+/* Private to gcs/: the client's state (client.c) and the request engine (request.c) that its
+ * operation files share.
  *
  * A struct gcs_req is set up with gcs_req_init(), given a URL, headers and optionally a body,
  * run with gcs_perform() (which retries), inspected, and released with gcs_req_free(). */
