@@ -351,6 +351,29 @@ static int open_status(const struct config *cfg, struct mount *m)
 	return 0;
 }
 
+/* libfuse handles a stop signal only if it still has its default action, and only a thread
+ * that does not block it can take it. A shell without job control starts `gcsmount -f ... &`
+ * with SIGINT ignored, and both ignored signals and the blocked mask survive exec, so SIGINT
+ * or SIGTERM could do nothing at all. SIGHUP stays as found, for nohup. */
+static void accept_stop_signals(void)
+{
+	static const int stop[] = {SIGINT, SIGTERM};
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++) {
+		struct sigaction sa;
+
+		sigaddset(&set, stop[i]);
+		if (sigaction(stop[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = SIG_DFL;
+			sigaction(stop[i], &sa, NULL);
+		}
+	}
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 /* A FUSE session, mounted on the mountpoint. */
 static int mount_fuse(const struct config *cfg, struct mount *m)
 {
@@ -371,6 +394,7 @@ static int mount_fuse(const struct config *cfg, struct mount *m)
 	buf_free(&opts);
 	if (!m->se)
 		return -1; /* libfuse said why on stderr */
+	accept_stop_signals();
 	if (fuse_set_signal_handlers(m->se))
 		return -1;
 	m->handlers = 1;

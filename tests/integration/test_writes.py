@@ -423,9 +423,7 @@ def test_names_gcs_cannot_store_are_refused(fakegcs, mount):
     assert all("\n" not in o and "\r" not in o for o in objects(fakegcs))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_signal_uploads_data_written_just_before(fakegcs, mount, sig):
-    m = mount()
+def stop_with_a_signal_after_writing(fakegcs, m, sig):
     f = open(m.p("last-words.txt"), "wb")
     f.write(b"written, never closed")
     f.flush()
@@ -436,6 +434,31 @@ def test_a_stop_signal_uploads_data_written_just_before(fakegcs, mount, sig):
     except OSError:
         pass
     assert fakegcs.get(BUCKET, "last-words.txt") == b"written, never closed"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_uploads_data_written_just_before(fakegcs, mount, sig):
+    stop_with_a_signal_after_writing(fakegcs, mount(), sig)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("how", ["ignored", "blocked"])
+def test_a_stop_signal_works_when_the_daemon_inherits_it_ignored_or_blocked(fakegcs, mount, sig,
+                                                                              how):
+    # A shell without job control starts `gcsmount -f ... &` with SIGINT ignored; ignored
+    # signals and the blocked mask both survive exec.
+    if how == "ignored":
+        previous = signal.signal(sig, signal.SIG_IGN)
+    else:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+    try:
+        m = mount()
+    finally:
+        if how == "ignored":
+            signal.signal(sig, previous)
+        else:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+    stop_with_a_signal_after_writing(fakegcs, m, sig)
 
 
 def test_lazy_unmount_uploads_data_of_a_file_still_open(fakegcs, mount):
