@@ -157,6 +157,27 @@ void fnode_unlock(struct fnode *n)
 	pthread_mutex_unlock(&n->lock);
 }
 
+void fnode_lock_pair(struct fnode *a, struct fnode *b)
+{
+	if (a && b && b->ino < a->ino) {
+		struct fnode *t = a;
+		a = b;
+		b = t;
+	}
+	if (a)
+		fnode_lock(a);
+	if (b)
+		fnode_lock(b);
+}
+
+void fnode_unlock_pair(struct fnode *a, struct fnode *b)
+{
+	if (a)
+		fnode_unlock(a);
+	if (b)
+		fnode_unlock(b);
+}
+
 void fnode_view(struct fnode *n, struct fnode_view *v)
 {
 	pthread_mutex_lock(&n->view_lock);
@@ -208,6 +229,8 @@ static void unlink_path(struct ftable *t, struct fnode *n)
 {
 	struct fnode **pp;
 
+	if (n->unnamed)
+		return;
 	for (pp = pslot(t, n->path); *pp != n; pp = &(*pp)->pnext)
 		;
 	*pp = n->pnext;
@@ -306,10 +329,21 @@ int ftable_set_path(struct ftable *t, struct fnode *n, const char *path)
 	unlink_path(t, n);
 	free(n->path);
 	n->path = p;
-	n->pnext = *pslot(t, p);
-	*pslot(t, p) = n;
+	if (!n->unnamed) {
+		n->pnext = *pslot(t, p);
+		*pslot(t, p) = n;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return 0;
+}
+
+void ftable_unname(struct ftable *t, struct fnode *n)
+{
+	pthread_mutex_lock(&t->lock);
+	unlink_path(t, n);
+	n->unnamed = 1;
+	n->pnext = NULL;
+	pthread_mutex_unlock(&t->lock);
 }
 
 struct rename_arg {

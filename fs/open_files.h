@@ -16,7 +16,8 @@
  * either one suffices to read it.
  * A node's own mutex guards everything else in it and is held across uploads, so that a
  * flush and a write never interleave. Take a node mutex first, then (inside modules) the
- * inode table's or ftable's lock; never two node mutexes at once.
+ * inode table's or ftable's lock. Two node mutexes at once only through fnode_lock_pair(),
+ * which takes them in inode order (a rename holds its source and the file it replaces).
  * Because an upload holds the node mutex for as long as the bucket takes to answer, what stat,
  * listings and --status show of a node is copied into its view each time the mutex is
  * released (fnode_unlock()), and read from there (fnode_view()) under a leaf lock of its own. */
@@ -112,6 +113,7 @@ struct fnode {
 
 	unsigned refs; /* ftable's lock */
 	int queued;    /* in the upload queue, not yet taken by a worker; ftable's lock */
+	int unnamed;   /* out of the index by path (ftable_unname()); ftable's lock */
 	struct fnode *next;  /* ftable's lock: the chain of nodes by inode number */
 	struct fnode *pnext; /* ftable's lock: the chain of nodes by path */
 	struct fnode *qnext; /* ftable's lock */
@@ -130,6 +132,9 @@ struct fnode *ftable_find_path(struct ftable *t, const char *path);
 void ftable_put(struct ftable *t, struct fnode *n);
 /* Gives n a new name; the caller holds n's mutex. Returns 0 or -ENOMEM. */
 int ftable_set_path(struct ftable *t, struct fnode *n, const char *path);
+/* With n's mutex held: n's name now belongs to another file or to none (unlinked, or renamed
+ * over), so lookups by path no longer find n; n->path stays, for the log. For good. */
+void ftable_unname(struct ftable *t, struct fnode *n);
 /* Renames every node below old/ to the same place below new/; no node mutex held. */
 void ftable_rename_dir(struct ftable *t, const char *old, const char *new);
 /* Calls fn on every node whose path is below prefix/ (all nodes for ""), with a reference
@@ -160,6 +165,10 @@ int ftable_queue_running(struct ftable *t);
 /* The node mutex. fnode_unlock() copies the node's view before it releases the mutex. */
 void fnode_lock(struct fnode *n);
 void fnode_unlock(struct fnode *n);
+/* Locks the mutexes of a and b (either may be NULL; a != b) in inode order, so that two
+ * callers never wait for each other; fnode_unlock_pair() releases them. */
+void fnode_lock_pair(struct fnode *a, struct fnode *b);
+void fnode_unlock_pair(struct fnode *a, struct fnode *b);
 /* The node's view as of the last fnode_unlock(); never waits for the node mutex. */
 void fnode_view(struct fnode *n, struct fnode_view *v);
 /* A copy of the node's name (malloc'd; NULL on ENOMEM), without the node mutex. */

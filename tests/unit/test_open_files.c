@@ -1,5 +1,6 @@
-/* Unit tests of fs/open_files.c: finding nodes by inode and by path, nodes' views, and the
- * upload queue (workers, order, bounds, stopping). */
+/* Unit tests of fs/open_files.c: finding nodes by inode and by path (and no longer by a
+ * name they lost), locking two nodes, nodes' views, and the upload queue (workers, order,
+ * bounds, stopping). */
 #include "check.h"
 
 #include <errno.h>
@@ -70,6 +71,71 @@ static void nodes_are_found_by_inode_and_by_path_after_a_rename(void)
 	ftable_put(t, b);
 	/* The last reference took them out of both indexes. */
 	CHECK(ftable_find(t, 10) == NULL && ftable_find_path(t, "other/a") == NULL);
+	ftable_free(t);
+}
+
+static void an_unnamed_node_is_found_by_inode_only_and_its_name_is_free(void)
+{
+	struct ftable *t = ftable_new();
+	struct fnode *old = ftable_get(t, 20, "d/f"), *f;
+
+	fnode_lock(old);
+	ftable_unname(t, old);
+	fnode_unlock(old);
+	CHECK(ftable_find_path(t, "d/f") == NULL);
+	f = ftable_find(t, 20);
+	CHECK(f == old);
+	ftable_put(t, f);
+	/* A new file of the same name is the one found by it, whatever the order of the chain. */
+	struct fnode *fresh = ftable_get(t, 21, "d/g");
+	fnode_lock(fresh);
+	CHECK(ftable_set_path(t, fresh, "d/f") == 0);
+	fnode_unlock(fresh);
+	ftable_rename_dir(t, "d", "e"); /* relinks every node below d/ */
+	f = ftable_find_path(t, "e/f");
+	CHECK(f == fresh);
+	ftable_put(t, f);
+	CHECK(strcmp(old->path, "e/f") == 0); /* kept, for the log */
+	ftable_put(t, old);
+	CHECK(ftable_find(t, 20) == NULL);
+	f = ftable_find_path(t, "e/f");
+	CHECK(f == fresh);
+	ftable_put(t, f);
+	ftable_put(t, fresh);
+	ftable_free(t);
+}
+
+/* Two threads locking the same pair in opposite argument order never wait for each other. */
+static struct fnode *pair[2];
+
+static void *lock_pair_reversed(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20000; i++) {
+		fnode_lock_pair(pair[1], pair[0]);
+		fnode_unlock_pair(pair[1], pair[0]);
+	}
+	return NULL;
+}
+
+static void a_pair_of_nodes_is_locked_in_one_order(void)
+{
+	struct ftable *t = ftable_new();
+	pthread_t th;
+
+	pair[0] = ftable_get(t, 31, "a");
+	pair[1] = ftable_get(t, 30, "b");
+	CHECK(pthread_create(&th, NULL, lock_pair_reversed, NULL) == 0);
+	for (int i = 0; i < 20000; i++) {
+		fnode_lock_pair(pair[0], pair[1]);
+		fnode_unlock_pair(pair[0], pair[1]);
+	}
+	pthread_join(th, NULL);
+	fnode_lock_pair(NULL, pair[0]); /* either may be missing */
+	CHECK(pthread_mutex_trylock(&pair[0]->lock) != 0);
+	fnode_unlock_pair(NULL, pair[0]);
+	ftable_put(t, pair[0]);
+	ftable_put(t, pair[1]);
 	ftable_free(t);
 }
 
@@ -192,6 +258,8 @@ int main(void)
 {
 	RUN(a_nodes_view_is_readable_while_its_mutex_is_held_and_set_on_release);
 	RUN(nodes_are_found_by_inode_and_by_path_after_a_rename);
+	RUN(an_unnamed_node_is_found_by_inode_only_and_its_name_is_free);
+	RUN(a_pair_of_nodes_is_locked_in_one_order);
 	RUN(a_queue_never_started_or_switched_off_takes_nothing);
 	RUN(queued_nodes_are_worked_on_once_in_order_and_kept_alive);
 	RUN(a_full_queue_refuses_and_stop_finishes_what_is_queued);
