@@ -331,6 +331,19 @@ static void fetch_whole(struct gmfs *fs, struct fnode *n, const char *path, uint
 	lcopy_put(c);
 }
 
+/* With the node mutex held: a read of the staged data. */
+static ssize_t read_staged(struct fnode *n, char *buf, size_t size, off_t off)
+{
+	ssize_t got;
+
+	if (off < 0 || (uint64_t)off >= n->size)
+		return 0;
+	if (size > n->size - (uint64_t)off)
+		size = (size_t)(n->size - (uint64_t)off);
+	got = pread(n->fd, buf, size, off);
+	return got < 0 ? -errno : got;
+}
+
 /* A read that waits for the bucket, or for a block another thread is fetching: what a read
  * worker needs to answer it. Its handle stays valid until the reply: the kernel holds the open
  * file while a read it sent is unanswered (the reading call, its read-ahead or a page fault
@@ -388,10 +401,13 @@ static void read_job_run(void *arg)
 			got = gcs_read(fs->gcs, j->path, j->gen, j->off, j->size, buf);
 		if (got != -ENOENT || attempt > 0)
 			break;
-		/* Renamed on this mount while the read was under way: read it where it went. */
+		/* Renamed on this mount while the read was under way: read it where it went;
+		 * removed or renamed over here: its data was kept (fnode_keep()), read it there. */
 		int moved = 0;
 		fnode_lock(n);
-		if (h->generation != j->gen || strcmp(n->path, j->path) != 0) {
+		if (n->unlinked && n->fd >= 0) {
+			got = read_staged(n, buf, j->size, (off_t)j->off);
+		} else if (h->generation != j->gen || strcmp(n->path, j->path) != 0) {
 			char *now = strdup(n->path);
 
 			moved = now != NULL;
@@ -461,14 +477,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	fnode_lock(n);
 	if (n->fd >= 0) {
 		/* Staged: the local file is the truth, including unuploaded writes. */
-		got = 0;
-		if (off >= 0 && (uint64_t)off < n->size) {
-			if (size > n->size - (uint64_t)off)
-				size = (size_t)(n->size - (uint64_t)off);
-			got = pread(n->fd, buf, size, off);
-			if (got < 0)
-				got = -errno;
-		}
+		got = read_staged(n, buf, size, off);
 		fnode_unlock(n);
 		goto reply;
 	}

@@ -5,7 +5,9 @@
  * and past rename_dir_limit objects refuses with EXDEV so that tools copy instead.
  * Files: rename is one objects.move, carrying any staged data uploaded first; unlink deletes
  * the generation it knows, and a second time with the current one if someone replaced it
- * meanwhile. Symlinks are small objects in both of the forms other tools read.
+ * meanwhile. A file that descriptors on this mount read is kept locally before its object is
+ * deleted or replaced (fnode_keep()), so they read on as from a local unlinked file. Symlinks
+ * are small objects in both of the forms other tools read.
  *
  * Names GCS cannot store are refused before any request (see fs_new_name()). */
 #include <errno.h>
@@ -23,6 +25,16 @@
 #include "gcs/write.h"
 #include "util/crc32c.h"
 #include "util/log.h"
+
+/* With n's mutex held: the object of n is gone by this mount's doing, as a local file's
+ * inode is once unlinked. Open descriptors keep working on the staged (or kept) data,
+ * nothing is uploaded, and the name is free for another file. */
+static void orphan_node(struct gmfs *fs, struct fnode *n)
+{
+	n->unlinked = 1;
+	n->dirty = 0;
+	ftable_unname(fs->files, n);
+}
 
 /* Deletes an object, first at the generation we know, then (if someone replaced it meanwhile)
  * at the current one: unlink removes whatever the name holds. */
@@ -63,23 +75,25 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		generation = attr.generation;
 	/* An open file's node is held across the delete, so that no upload recreates the object
 	 * meanwhile, and changes state only once the object is gone: if the delete fails, the
-	 * name stays and its unsaved writes are still uploaded at close. */
+	 * name stays and its unsaved writes are still uploaded at close. Data that only GCS
+	 * holds is kept first, for the descriptors reading it. */
 	struct fnode *n = ftable_find_path(fs->files, path);
+	int kept = 0;
 	if (n) {
 		fnode_lock(n);
 		local_only = n->fd >= 0 && n->generation == 0;
 		if (n->fd >= 0 && n->generation)
 			generation = n->generation;
+		kept = fnode_keep(fs, n);
 	}
 	rc = delete_current(fs, path, generation);
 	if (rc == -ENOENT && local_only)
 		rc = 0;
 	if (n) {
-		if (!rc) {
-			/* Open descriptors keep working on the staged data; nothing is uploaded. */
-			n->unlinked = 1;
-			n->dirty = 0;
-		}
+		if (!rc)
+			orphan_node(fs, n);
+		else if (kept)
+			fnode_unstage(n); /* the object stays: they read it again */
 		fnode_unlock(n);
 		ftable_put(fs->files, n);
 	}
@@ -335,22 +349,27 @@ static void moved_clear(struct moved *m)
 /* objects.move of src (at gen, unless an open node knows better) to dst (replacing dst_gen,
  * 0: must not exist). An open file's node is held across the move, so that no upload to the
  * old name slips in; staged writes go up first, so that the move carries them, and the node,
- * with the handles reading it, follows to dst and the new generation. A precondition that
- * fails means another client changed a side: both are read again and the move retried. */
+ * with the handles reading it, follows to dst and the new generation. The open file that dst
+ * names, if any, is held too and ends as an unlinked one does (see op_unlink()): its data
+ * kept for its readers first, its writes never uploaded. A precondition that fails means
+ * another client changed a side: both are read again and the move retried. */
 static int move_object(struct gmfs *fs, const char *src, uint64_t gen, const char *dst,
 		       uint64_t dst_gen, struct moved *out)
 {
 	struct fnode *n = ftable_find_path(fs->files, src);
-	int rc = 0;
+	struct fnode *d = ftable_find_path(fs->files, dst);
+	int kept = 0, rc = 0;
 
 	memset(out, 0, sizeof(*out));
+	fnode_lock_pair(n, d);
 	if (n) {
-		fnode_lock(n);
 		if (n->dirty && !n->unlinked)
 			rc = fnode_upload(fs, n, 0);
 		if (n->generation)
 			gen = n->generation;
 	}
+	if (d && !rc)
+		kept = fnode_keep(fs, d);
 	for (int attempt = 0; !rc && attempt < 3; attempt++) {
 		gcs_object_clear(&out->obj);
 		rc = gcs_move(fs->gcs, src, gen, dst, dst_gen, &out->obj);
@@ -371,15 +390,18 @@ static int move_object(struct gmfs *fs, const char *src, uint64_t gen, const cha
 	if (!rc) {
 		out->from_generation = gen;
 		out->dst = strdup(dst);
+		if (d)
+			orphan_node(fs, d); /* first: the name is n's next */
 		if (n) {
 			ftable_set_path(fs->files, n, dst);
 			fnode_moved(n, gen, out->obj.generation, out->obj.metageneration);
 		}
+	} else if (kept) {
+		fnode_unstage(d); /* dst stays: its readers read it again */
 	}
-	if (n) {
-		fnode_unlock(n);
-		ftable_put(fs->files, n);
-	}
+	fnode_unlock_pair(n, d);
+	ftable_put(fs->files, n);
+	ftable_put(fs->files, d);
 	if (rc)
 		gcs_object_clear(&out->obj);
 	return rc;

@@ -16,7 +16,12 @@
  * stays in the table meanwhile, so a reopen continues from the staged data, stat and listings
  * show it, a rename uploads it first (under the same mutex) and an unlink marks it so that
  * nothing is uploaded. The queue also holds a reference on the inode, so that the kernel
- * forgetting the name does not make a file whose upload is pending vanish from lookups. */
+ * forgetting the name does not make a file whose upload is pending vanish from lookups.
+ *
+ * Keeping: a file open here only for reading has its data in GCS alone, pinned to one
+ * generation. Before this mount deletes that generation (unlink, or a rename over the name),
+ * fnode_keep() copies it into a staging file with no name, which the handles then read, as
+ * a local filesystem keeps an unlinked inode for those who have it open. */
 #include "fs/upload.h"
 
 #include <errno.h>
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fs/dircache.h"
@@ -38,6 +44,8 @@
 #include "util/log.h"
 
 #define IO_CHUNK (8u << 20)
+/* Room a kept copy (fnode_keep()) leaves free in the staging folder, for data being written. */
+#define KEEP_FREE_MARGIN (256ull << 20)
 
 static int replace_str(char **slot, const char *v)
 {
@@ -150,6 +158,75 @@ int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate)
 	}
 	gcs_object_clear(&obj);
 	return rc;
+}
+
+/* Why a file its descriptors still read is not kept: they get ESTALE once it is gone. */
+static void not_kept(const struct fnode *n, const char *why)
+{
+	log_warn("%s: not kept for the %u descriptor(s) open on it (%s); once it is gone, their "
+		 "reads fail with ESTALE",
+		 n->path, n->opens, why);
+}
+
+int fnode_keep(struct gmfs *fs, struct fnode *n)
+{
+	struct iattr a = {0};
+	struct statvfs sv;
+	uint64_t gen = 0, size = 0, avail;
+	char *name = NULL, why[160];
+	int fd, rc;
+
+	if (n->fd >= 0 || !n->handles || !fs->stage)
+		return 0; /* staged: its handles read on from the staging file already */
+	for (struct handle *h = n->handles; h; h = h->next) {
+		if (gen && h->generation != gen) {
+			not_kept(n, "open here at two generations");
+			return 0;
+		}
+		gen = h->generation;
+		size = h->size;
+	}
+	if (!gen)
+		return 0;
+	fd = stage_create(fs->stage, &name);
+	if (fd < 0) {
+		not_kept(n, strerror(-fd));
+		return 0;
+	}
+	/* Without a name: nothing for a later mount to recover, which is only for data never
+	 * uploaded. The descriptor is all that the readers need. */
+	unlink(name);
+	free(name);
+	avail = fstatvfs(fd, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : UINT64_MAX;
+	if (avail < size + KEEP_FREE_MARGIN) {
+		snprintf(why, sizeof(why),
+			 "no room in the staging folder for its %llu MiB: %llu MiB free, %llu to "
+			 "stay free",
+			 (unsigned long long)(size >> 20), (unsigned long long)(avail >> 20),
+			 (unsigned long long)(KEEP_FREE_MARGIN >> 20));
+		not_kept(n, why);
+		close(fd);
+		return 0;
+	}
+	rc = download(fs, n->path, gen, size, fd);
+	if (rc) {
+		if (rc == -ENOENT)
+			log_info("%s: generation %llu, open here, was gone already", n->path,
+				 (unsigned long long)gen);
+		else
+			not_kept(n, strerror(-rc));
+		close(fd);
+		return 0;
+	}
+	fnode_drop_copy(n);
+	n->fd = fd;
+	n->size = size;
+	n->dirty = 0;
+	n->streamable = 0;
+	if (itable_get(fs->inodes, n->ino, NULL, NULL, &a, NULL) == 0)
+		n->mtime = a.mtime; /* what fstat(2) of the staged node shows */
+	iattr_clear(&a);
+	return 1;
 }
 
 static int checksum(int fd, uint64_t size, uint32_t *crc)

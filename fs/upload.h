@@ -16,6 +16,14 @@ struct gmfs;
 /* With the node mutex held: make sure the data is staged. Fetches the object's current
  * state; unless truncate is set, downloads its data. A missing object stages as new. */
 int fnode_stage(struct gmfs *fs, struct fnode *n, int truncate);
+/* With the node mutex held, before this mount deletes the object that n's handles read (or
+ * renames another over it): copies the generation they read into a staging file without a
+ * name, from which they read on. Returns 1 if it did; the caller sets n->unlinked once the
+ * object is gone, or calls fnode_unstage() if it stays, so that they read the bucket again.
+ * Returns 0 (and the caller deletes all the same) when there is nothing to keep (the node is
+ * staged already, or nobody has it open) or it cannot be kept: no room in the staging folder,
+ * the generation gone, a failed download; the log says which. */
+int fnode_keep(struct gmfs *fs, struct fnode *n);
 /* With the node mutex held: upload the staged data if dirty. On a conflict (-ESTALE) or a
  * failure at the last close (final set), the data is copied to the recovery folder first
  * and the log says where. */
