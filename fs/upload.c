@@ -44,8 +44,10 @@
 #include "util/log.h"
 
 #define IO_CHUNK (8u << 20)
-/* Room a kept copy (fnode_keep()) leaves free in the staging folder, for data being written. */
+/* Room a kept copy (fnode_keep()) leaves free in the staging folder, for data being written,
+ * and the largest file kept: rm waits for the copy, and should not wait minutes. */
 #define KEEP_FREE_MARGIN (256ull << 20)
+#define KEEP_MAX (1ull << 30)
 
 static int replace_str(char **slot, const char *v)
 {
@@ -188,6 +190,12 @@ int fnode_keep(struct gmfs *fs, struct fnode *n)
 	}
 	if (!gen)
 		return 0;
+	if (size > KEEP_MAX) {
+		snprintf(why, sizeof(why), "larger than the %llu MiB kept for readers",
+			 (unsigned long long)(KEEP_MAX >> 20));
+		not_kept(n, why);
+		return 0;
+	}
 	fd = stage_create(fs->stage, &name);
 	if (fd < 0) {
 		not_kept(n, strerror(-fd));

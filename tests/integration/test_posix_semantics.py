@@ -136,6 +136,7 @@ def test_hard_link_fails_with_eperm_and_leaves_nothing(fakegcs, shared_mount):
         os.link(m.p("a"), m.p("b"))
     assert e.value.errno == errno.EPERM
     assert sorted(os.listdir(m.path)) == ["a"]
+    settle(m)
     assert sorted(fakegcs.list(BUCKET)) == ["a"]
 
 
