@@ -276,6 +276,13 @@ static int dir_contents(struct gmfs *fs, const char *path, uint64_t *placeholder
 	*placeholder_gen = 0;
 	if (!prefix)
 		return -ENOMEM;
+	/* Files of this mount first: one whose upload ends meanwhile is then in the listing
+	 * below, as the other order would miss it (neither staged nor listed yet). */
+	rc = ftable_each(fs->files, path, staged_below, NULL);
+	if (rc) {
+		free(prefix);
+		return rc > 0 ? 1 : rc;
+	}
 	struct gcs_list_query q = {.prefix = prefix, .delimiter = "/", .max_results = 2};
 	rc = gcs_list(fs->gcs, &q, &page);
 	if (!rc) {
@@ -289,8 +296,6 @@ static int dir_contents(struct gmfs *fs, const char *path, uint64_t *placeholder
 		}
 		rc = others > 0;
 	}
-	if (rc == 0 && ftable_each(fs->files, path, staged_below, NULL) > 0)
-		rc = 1;
 	gcs_list_page_clear(&page);
 	free(prefix);
 	return rc;

@@ -16,6 +16,7 @@ import time
 
 import pytest
 from mounting import gcsmount_binary
+from settle import settle
 
 BUCKET = "test-bucket"
 WORKERS = 32  # UPLOAD_WORKERS in fs/upload.h
@@ -381,3 +382,20 @@ def test_stat_ls_and_status_answer_at_once_while_uploads_run(fakegcs, mount):
     assert "uploads pending: %d" % len(files) in res.stdout, res.stdout
     for name, data in files.items():
         wait_until(lambda: fakegcs.get(BUCKET, name) == data, what="the upload of " + name)
+
+
+def test_rmdir_of_a_directory_whose_only_file_is_being_uploaded_fails_with_enotempty(
+        fakegcs, mount):
+    m = mount()
+    os.mkdir(m.p("d"))
+    # The upload is under way (and the object not yet stored) while rmdir looks.
+    fakegcs.fault("objects.insert", count=1, stall=1.0, before_body=True)
+    write_file(m.p("d", "f"), b"1")
+    while fakegcs.pending_faults():
+        time.sleep(0.01)
+    with pytest.raises(OSError) as e:
+        os.rmdir(m.p("d"))
+    assert e.value.errno == errno.ENOTEMPTY
+    settle(m)
+    assert fakegcs.get(BUCKET, "d/f") == b"1"
+    assert sorted(fakegcs.list(BUCKET, "d/")) == ["d/", "d/f"]
