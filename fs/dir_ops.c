@@ -134,13 +134,18 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct gmfs *fs = fs_of(req);
 	struct open_dir *d = (struct open_dir *)(uintptr_t)fi->fh;
-	char *buf = calloc(1, size);
+	char *buf = calloc(1, size), *dirpath = NULL;
 	size_t pos = 0;
 
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+	if (!buf || itable_get(fs->inodes, ino, &dirpath, NULL, NULL, NULL) != 0) {
+		free(buf);
+		fuse_reply_err(req, buf ? ESTALE : ENOMEM);
 		return;
 	}
+	/* Renamed on this mount since it was listed: the entries go on under the directory's
+	 * new name, but their attributes are older than the move (which gave each object a
+	 * new generation), so neither the table nor the kernel may trust them. */
+	int moved = strcmp(dirpath, d->path) != 0;
 	/* Offsets: 0 ".", 1 "..", then entry i at i + 2; each entry carries the next one. */
 	for (size_t i = (size_t)off; i < d->list.n + 2; i++) {
 		struct fuse_entry_param e;
@@ -165,22 +170,25 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 
 		struct dirlist_entry *de = &d->list.ents[i - 2];
-		char *path = dir_join(d->path, de->name);
+		char *path = dir_join(dirpath, de->name);
 		if (!path)
 			break;
 		if (plus) {
 			struct iattr now = {0};
+			int unsure = 0;
 
 			/* The listing may be older than a change made here meanwhile: the kernel
-			 * gets what the table holds. */
+			 * gets what the table holds, and nothing of a name removed since. */
 			e.ino = itable_ref_seen(fs->inodes, path, de->is_dir, &de->attr,
-						fs->stat_ttl, d->seen, &now);
+						moved ? 0 : fs->stat_ttl, d->seen, &now, &unsure);
 			if (!e.ino) {
 				free(path);
+				if (errno == ESTALE)
+					continue;
 				break;
 			}
-			e.attr_timeout = fs->stat_ttl;
-			e.entry_timeout = fs->stat_ttl;
+			e.attr_timeout = moved || unsure ? 0 : fs->stat_ttl;
+			e.entry_timeout = e.attr_timeout;
 			fs_fill_entry_stat(fs, &e.attr, e.ino, de->is_dir, &now);
 			iattr_clear(&now);
 			used = fuse_add_direntry_plus(req, buf + pos, size - pos, de->name, &e,
@@ -190,6 +198,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				 * back. */
 				itable_forget(fs->inodes, e.ino, 1);
 		} else {
+			if (itable_removed_since(fs->inodes, path, de->is_dir, d->seen) ==
+			    ITABLE_GONE) {
+				free(path);
+				continue;
+			}
 			fs_fill_stat(&e.attr, itable_ino_of(fs->inodes, path, de->is_dir),
 				     &de->attr);
 			used = fuse_add_direntry(req, buf + pos, size - pos, de->name, &e.attr,
@@ -202,6 +215,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	fuse_reply_buf(req, buf, pos);
 	free(buf);
+	free(dirpath);
 }
 
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)

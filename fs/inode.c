@@ -3,6 +3,11 @@
  * of another identity moves to the next free number, which is why lookups by identity use
  * the second table instead of recomputing the hash.
  *
+ * An epoch counts the changes made through this mount, so that an answer from GCS can be
+ * told apart from one asked for before such a change and answered after it: such an answer
+ * neither undoes the change's attributes nor brings back a name the change removed (a ring
+ * of recent removals, each covering a directory's whole subtree).
+ *
  * Lock: t->lock guards both tables and every field of every node. It is a leaf lock: no
  * other lock is taken while it is held, and no I/O happens under it. */
 #include "fs/inode.h"
@@ -30,11 +35,27 @@ struct inode {
 	struct inode *next_ino, *next_path;
 };
 
+/* A name this mount removed (or renamed away), and when: a listing or stat asked for before
+ * that epoch and answered after it still shows the name, and must not bring it back. A
+ * directory's record covers every name below it. The latest ITABLE_REMOVED are kept; lost
+ * is the newest epoch among those that had to make room. */
+#define ITABLE_REMOVED 1024
+
+struct removed {
+	char *path;
+	int is_dir;
+	uint64_t epoch;
+};
+
 struct itable {
 	pthread_mutex_t lock;
 	struct inode **by_ino, **by_path;
 	size_t nbuckets, count;
 	uint64_t epoch; /* counts changes made through this mount */
+	struct removed removed[ITABLE_REMOVED];
+	size_t removed_next;
+	uint64_t removed_lost, removed_newest;
+	unsigned moving; /* directory renames under way */
 };
 
 void iattr_clear(struct iattr *a)
@@ -241,10 +262,63 @@ void itable_free(struct itable *t)
 			n = next;
 		}
 	}
+	for (size_t i = 0; i < ITABLE_REMOVED; i++)
+		free(t->removed[i].path);
 	pthread_mutex_destroy(&t->lock);
 	free(t->by_ino);
 	free(t->by_path);
 	free(t);
+}
+
+/* Records that (path, is_dir) stopped existing here at the current epoch; with t->lock
+ * held. Without memory for the record, the epoch counts as lost, which makes every older
+ * answer unsure: never wrong, only slower. */
+static void note_removed(struct itable *t, const char *path, int is_dir)
+{
+	struct removed *r = &t->removed[t->removed_next];
+
+	if (r->path && r->epoch > t->removed_lost)
+		t->removed_lost = r->epoch;
+	free(r->path);
+	r->path = strdup(path);
+	r->is_dir = is_dir;
+	r->epoch = t->removed_newest = t->epoch;
+	if (!r->path)
+		t->removed_lost = t->epoch;
+	t->removed_next = (t->removed_next + 1) % ITABLE_REMOVED;
+}
+
+static int covers(const struct removed *r, const char *path, int is_dir)
+{
+	size_t len = strlen(r->path);
+
+	if (strncmp(r->path, path, len) != 0)
+		return 0;
+	if (path[len] == '\0')
+		return r->is_dir == is_dir;
+	return r->is_dir && path[len] == '/';
+}
+
+/* With t->lock held; see itable_removed_since(). */
+static int removed_since(struct itable *t, const char *path, int is_dir, uint64_t seen)
+{
+	if (seen == ITABLE_LOCAL || !*path || t->removed_newest <= seen)
+		return ITABLE_SHOWN; /* nothing removed since: the common case, and quick */
+	for (size_t i = 0; i < ITABLE_REMOVED; i++) {
+		const struct removed *r = &t->removed[i];
+
+		if (r->path && r->epoch > seen && covers(r, path, is_dir))
+			return ITABLE_GONE;
+	}
+	return t->removed_lost > seen ? ITABLE_UNSURE : ITABLE_SHOWN;
+}
+
+int itable_removed_since(struct itable *t, const char *path, int is_dir, uint64_t seen)
+{
+	pthread_mutex_lock(&t->lock);
+	int rc = find_path(t, path, is_dir) ? ITABLE_SHOWN : removed_since(t, path, is_dir, seen);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
 }
 
 static int ts_before(const struct timespec *a, const struct timespec *b)
@@ -279,15 +353,17 @@ static void replace_attr(struct itable *t, struct inode *n, struct iattr *copy, 
 uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
 		    double ttl)
 {
-	return itable_ref_seen(t, path, is_dir, attr, ttl, ITABLE_LOCAL, NULL);
+	return itable_ref_seen(t, path, is_dir, attr, ttl, ITABLE_LOCAL, NULL, NULL);
 }
 
 uint64_t itable_ref_seen(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
-			 double ttl, uint64_t seen, struct iattr *now)
+			 double ttl, uint64_t seen, struct iattr *now, int *unsure)
 {
 	struct iattr copy;
 	uint64_t ino = 0;
 
+	if (unsure)
+		*unsure = 0;
 	if (iattr_copy(&copy, attr)) {
 		errno = ENOMEM;
 		return 0;
@@ -295,6 +371,17 @@ uint64_t itable_ref_seen(struct itable *t, const char *path, int is_dir, const s
 	pthread_mutex_lock(&t->lock);
 	struct inode *n = *path ? find_path(t, path, is_dir) : find_ino(t, INODE_ROOT);
 	if (!n) {
+		int shown = removed_since(t, path, is_dir, seen);
+
+		if (shown == ITABLE_GONE) {
+			iattr_clear(&copy);
+			errno = ESTALE;
+			goto out;
+		}
+		if (unsure)
+			*unsure = shown == ITABLE_UNSURE;
+		if (shown == ITABLE_UNSURE)
+			ttl = 0;
 		n = calloc(1, sizeof(*n));
 		if (!n || !(n->path = strdup(path))) {
 			free(n);
@@ -501,6 +588,8 @@ void itable_detach(struct itable *t, const char *path, int is_dir)
 	if (n)
 		unlink_path(t, n);
 	t->epoch++; /* a listing under way may still show the name */
+	if (*path)
+		note_removed(t, path, is_dir);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -533,6 +622,8 @@ void itable_rename(struct itable *t, const char *old, int is_dir, const char *ne
 	struct inode *n = find_path(t, old, is_dir);
 	if (n)
 		repath(t, n, new, olen);
+	t->epoch++;
+	note_removed(t, old, is_dir);
 	if (is_dir) {
 		/* Everything under old/ moves to new/. Collect first: repath relinks nodes
 		 * into the same table being walked. */
@@ -593,6 +684,25 @@ void itable_touch_dir(struct itable *t, const char *path, const struct timespec 
 		n->attr.ctime = *when;
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+void itable_moving(struct itable *t, int begins)
+{
+	pthread_mutex_lock(&t->lock);
+	if (begins)
+		t->moving++;
+	else if (t->moving)
+		t->moving--;
+	t->epoch++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+int itable_quiet_since(struct itable *t, uint64_t seen)
+{
+	pthread_mutex_lock(&t->lock);
+	int quiet = t->epoch == seen && t->moving == 0;
+	pthread_mutex_unlock(&t->lock);
+	return quiet;
 }
 
 uint64_t itable_epoch(struct itable *t)

@@ -67,9 +67,24 @@ uint64_t itable_ref(struct itable *t, const char *path, int is_dir, const struct
 #define ITABLE_LOCAL UINT64_MAX
 uint64_t itable_epoch(struct itable *t);
 /* itable_ref() of attributes read at epoch seen; *now (may be NULL) gets the attributes the
- * inode has afterwards, which are what the kernel should be told. */
+ * inode has afterwards, which are what the kernel should be told. A name this mount removed
+ * or renamed away after seen gets no inode: 0 with errno ESTALE. *unsure (may be NULL) is set
+ * when too many names were removed since seen to tell: the inode's attributes then count as
+ * stale at once, and the kernel should not keep the entry either. */
 uint64_t itable_ref_seen(struct itable *t, const char *path, int is_dir, const struct iattr *attr,
-			 double ttl, uint64_t seen, struct iattr *now);
+			 double ttl, uint64_t seen, struct iattr *now, int *unsure);
+/* Whether an answer read at epoch seen may show (path, is_dir): ITABLE_SHOWN when an inode
+ * has that name now or nothing here removed it since, ITABLE_GONE when this mount removed
+ * or renamed it (or a directory above it) after seen, ITABLE_UNSURE when it cannot tell. */
+enum { ITABLE_SHOWN, ITABLE_GONE, ITABLE_UNSURE };
+int itable_removed_since(struct itable *t, const char *path, int is_dir, uint64_t seen);
+/* A directory rename begins (begins = 1) or ends (0): while one is under way, its objects
+ * are under neither name for a moment, and an answer that a name does not exist may be
+ * wrong by the time it is given. */
+void itable_moving(struct itable *t, int begins);
+/* Whether nothing changed here since epoch seen and no directory rename is under way: an
+ * answer that a name does not exist, read since seen, still holds. */
+int itable_quiet_since(struct itable *t, uint64_t seen);
 
 /* Drops n lookup references; the inode is freed when none remain (never the root). */
 void itable_forget(struct itable *t, uint64_t ino, uint64_t n);

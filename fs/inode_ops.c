@@ -19,7 +19,20 @@
 #include "gcs/client.h"
 #include "gcs/write.h"
 
-void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* Whether the directory parent is called otherwise than dirpath now. */
+static int parent_moved(struct gmfs *fs, fuse_ino_t parent, const char *dirpath)
+{
+	char *now = NULL;
+	int moved = itable_get(fs->inodes, parent, &now, NULL, NULL, NULL) == 0 &&
+		    strcmp(now, dirpath) != 0;
+
+	free(now);
+	return moved;
+}
+
+/* The lookup of name in parent's directory of now; -ESTALE when a rename or removal made
+ * here overtook it (the parent may have a new name since), for the caller to ask again. */
+static int lookup_once(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct gmfs *fs = fs_of(req);
 	struct fuse_entry_param e;
@@ -30,41 +43,63 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t seen = 0;
 	int rc;
 
-	if (len > 255) {
-		fuse_reply_err(req, ENAMETOOLONG);
-		return;
-	}
 	rc = itable_get(fs->inodes, parent, &dirpath, &pdir, NULL, NULL);
 	if (rc)
-		goto fail;
+		goto out;
 	rc = -ENOTDIR;
 	if (!pdir)
-		goto fail;
+		goto out;
 	rc = -ENOENT;
 	if (!dir_name_showable(name, len) || !dir_name_is_utf8(name, len))
-		goto fail; /* no object can have that name */
+		goto out; /* no object can have that name */
 	rc = -ENOMEM;
 	path = dir_join(dirpath, name);
 	if (!path)
-		goto fail;
-	rc = fs_resolve(fs, path, &is_dir, &attr, &seen);
-	memset(&e, 0, sizeof(e));
-	if (rc == -ENOENT) {
-		/* A negative entry: the kernel asks again only after negative_ttl. */
-		e.entry_timeout = fs->negative_ttl;
-		fuse_reply_entry(req, &e);
 		goto out;
+	rc = fs_resolve(fs, path, &is_dir, &attr, &seen);
+	if (rc == -ENOENT) {
+		int quiet = itable_quiet_since(fs->inodes, seen);
+
+		/* Not found under a name the directory lost meanwhile: ask under its new one. */
+		if (!quiet && parent_moved(fs, parent, dirpath)) {
+			rc = -ESTALE;
+			goto out;
+		}
+		/* A negative entry: the kernel asks again only after negative_ttl; not at all
+		 * when a change here overlapped the answer (a directory rename under way may
+		 * move the name to this directory's new name). */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = quiet ? fs->negative_ttl : 0;
+		fuse_reply_entry(req, &e);
+		rc = 0;
+	} else if (!rc) {
+		rc = fs_reply_entry(req, path, is_dir, &attr, seen);
 	}
-	if (rc)
-		goto fail;
-	fs_reply_entry(req, path, is_dir, &attr, seen);
-	goto out;
-fail:
-	fuse_reply_err(req, -rc);
 out:
 	iattr_clear(&attr);
 	free(path);
 	free(dirpath);
+	return rc;
+}
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int rc;
+
+	if (strlen(name) > 255) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	/* Each try starts after the change that overtook the last one, so a few suffice. */
+	for (int tries = 0;; tries++) {
+		rc = lookup_once(req, parent, name);
+		if (rc != -ESTALE || tries == 3)
+			break;
+	}
+	if (rc == -ESTALE)
+		rc = -ENOENT; /* renamed away again and again: not there now */
+	if (rc)
+		fuse_reply_err(req, -rc);
 }
 
 void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

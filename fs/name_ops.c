@@ -523,6 +523,7 @@ static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dex
 
 	if (!sprefix)
 		return rc;
+	itable_moving(fs->inodes, 1);
 	rc = -EINVAL; /* into itself */
 	if (strncmp(dst, sprefix, slen + 1) == 0)
 		goto out;
@@ -583,6 +584,7 @@ static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dex
 			note_moved(fs, &done[i]);
 	}
 out:
+	itable_moving(fs->inodes, 0);
 	for (size_t i = 0; done && i < count; i++)
 		moved_clear(&done[i]);
 	free(done);

@@ -178,25 +178,29 @@ out:
 	return rc;
 }
 
-void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr,
-		    uint64_t seen)
+int fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr,
+		   uint64_t seen)
 {
 	struct gmfs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct iattr now = {0};
+	int unsure = 0;
 
 	memset(&e, 0, sizeof(e));
-	e.ino = itable_ref_seen(fs->inodes, path, is_dir, attr, fs->stat_ttl, seen, &now);
+	e.ino = itable_ref_seen(fs->inodes, path, is_dir, attr, fs->stat_ttl, seen, &now, &unsure);
 	if (!e.ino) {
+		if (errno == ESTALE)
+			return -ESTALE;
 		fuse_reply_err(req, ENOMEM);
-		return;
+		return 0;
 	}
-	e.attr_timeout = fs->stat_ttl;
-	e.entry_timeout = fs->stat_ttl;
+	e.attr_timeout = unsure ? 0 : fs->stat_ttl;
+	e.entry_timeout = unsure ? 0 : fs->stat_ttl;
 	fs_fill_entry_stat(fs, &e.attr, e.ino, is_dir, &now);
 	iattr_clear(&now);
 	if (fuse_reply_entry(req, &e) != 0)
 		itable_forget(fs->inodes, e.ino, 1);
+	return 0;
 }
 
 void fs_fill_entry_stat(struct gmfs *fs, struct stat *st, uint64_t ino, int is_dir,

@@ -33,9 +33,11 @@ void fs_fill_entry_stat(struct gmfs *fs, struct stat *st, uint64_t ino, int is_d
 /* Replies with the attributes of ino, asking GCS again when they are stale. */
 void fs_reply_attr(fuse_req_t req, uint64_t ino);
 /* Replies to a lookup-like request with the inode of (path, is_dir), taking a reference.
- * attr was read at epoch seen (ITABLE_LOCAL: it is the result of a change made here). */
-void fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr,
-		    uint64_t seen);
+ * attr was read at epoch seen (ITABLE_LOCAL: it is the result of a change made here).
+ * Returns 0, or -ESTALE without replying when this mount removed or renamed the name (or a
+ * directory above it) after seen: the caller asks again under the names of now. */
+int fs_reply_entry(fuse_req_t req, const char *path, int is_dir, const struct iattr *attr,
+		   uint64_t seen);
 
 /* Entries of path's directory changed through this mount: its mtime and ctime are now. */
 void fs_touch_parent(struct gmfs *fs, const char *path);

@@ -6,6 +6,8 @@ import errno
 import os
 import random
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -176,3 +178,112 @@ def test_directory_of_50_files_moves_while_10_are_open(fakegcs, mount):
         assert fakegcs.get(BUCKET, f"moved/{name}") == data, name
         assert open(m.p("moved", name), "rb").read() == data, name
     assert recovered(m) == []
+
+
+def listing_in_flight(fakegcs, path, stall=1.5):
+    """Starts os.listdir(path) in a thread whose listing the server answers with the state of
+    now but only after stall seconds; returns (thread, result list)."""
+    fakegcs.fault("objects.list", count=1, stall=stall)
+    out = []
+    t = threading.Thread(target=lambda: out.append(sorted(os.listdir(path))))
+    t.start()
+    deadline = time.monotonic() + 10
+    while fakegcs.pending_faults() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not fakegcs.pending_faults(), "the listing never reached the server"
+    return t, out
+
+
+def test_a_listing_answered_after_a_directory_rename_does_not_bring_back_the_old_name(
+        fakegcs, mount):
+    for i in range(5):
+        fakegcs.put(BUCKET, f"src/f{i}", b"%d" % i)
+    m = mount()
+    t, out = listing_in_flight(fakegcs, m.path)
+    os.rename(m.p("src"), m.p("dst"))
+    t.join()
+    assert out == [["dst"]] or out == [[]], out
+    assert not os.path.exists(m.p("src"))
+    assert sorted(os.listdir(m.path)) == ["dst"]
+    assert open(m.p("dst", "f3"), "rb").read() == b"3"
+
+
+def test_a_listing_answered_after_an_unlink_does_not_bring_back_the_file(fakegcs, mount):
+    fakegcs.put(BUCKET, "d/keep", b"k")
+    fakegcs.put(BUCKET, "d/gone", b"g")
+    m = mount()
+    t, out = listing_in_flight(fakegcs, m.p("d"))
+    os.unlink(m.p("d", "gone"))
+    t.join()
+    assert out == [["keep"]], out
+    assert not os.path.exists(m.p("d", "gone"))
+    assert os.listdir(m.p("d")) == ["keep"]
+
+
+def test_a_listing_answered_after_a_file_rename_shows_only_the_new_name(fakegcs, mount):
+    fakegcs.put(BUCKET, "d/old", b"o")
+    m = mount()
+    t, out = listing_in_flight(fakegcs, m.p("d"))
+    os.rename(m.p("d", "old"), m.p("d", "new"))
+    t.join()
+    assert "old" not in out[0], out
+    assert not os.path.exists(m.p("d", "old"))
+    assert open(m.p("d", "new"), "rb").read() == b"o"
+
+
+def test_a_lookup_overtaken_by_a_rename_of_its_directory_finds_the_file_under_the_new_name(
+        fakegcs, mount):
+    fakegcs.put(BUCKET, "moving/x", b"payload")
+    m = mount()
+    assert os.path.isdir(m.p("moving"))
+    # The lookup of moving/x lists moving/; the answer (x still there) comes after the move.
+    fakegcs.fault("objects.list", count=1, stall=1.5, name_contains="moving/")
+    out = []
+
+    def read():
+        try:
+            with open(m.p("moving", "x"), "rb") as f:
+                out.append(f.read())
+        except OSError as e:
+            out.append(e)
+
+    t = threading.Thread(target=read)
+    t.start()
+    while fakegcs.pending_faults():
+        time.sleep(0.01)
+    os.rename(m.p("moving"), m.p("moved"))
+    t.join()
+    assert out == [b"payload"]
+    assert open(m.p("moved", "x"), "rb").read() == b"payload"
+
+
+def test_a_lookup_that_missed_a_file_during_its_directory_rename_is_not_remembered(
+        fakegcs, mount):
+    fakegcs.put(BUCKET, "moving/x", b"payload")
+    m = mount()
+    assert os.path.isdir(m.p("moving"))
+    # This time the listing is made after the move: x is under neither name for it.
+    fakegcs.fault("objects.list", count=1, stall=1.5, name_contains="moving/", before_body=True)
+    t = threading.Thread(target=os.path.exists, args=(m.p("moving", "x"),))
+    t.start()
+    while fakegcs.pending_faults():
+        time.sleep(0.01)
+    os.rename(m.p("moving"), m.p("moved"))
+    t.join()
+    assert open(m.p("moved", "x"), "rb").read() == b"payload"
+
+
+def test_a_directory_renamed_between_opendir_and_readdir_lists_files_that_read(
+        fakegcs, mount):
+    for i in range(5):
+        fakegcs.put(BUCKET, f"src/f{i}", b"content %d" % i)
+    m = mount()
+    it = os.scandir(m.p("src"))  # lists now; the entries are read below
+    os.rename(m.p("src"), m.p("dst"))
+    with it:
+        names = sorted(e.name for e in it)
+    assert names == [f"f{i}" for i in range(5)]
+    for i in range(5):
+        assert open(m.p("dst", f"f{i}"), "rb").read() == b"content %d" % i
+        assert os.stat(m.p("dst", f"f{i}")).st_size == len(b"content %d" % i)
+    assert not os.path.exists(m.p("src"))

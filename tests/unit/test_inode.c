@@ -166,7 +166,7 @@ static void answers_asked_for_before_a_change_here_do_not_undo_it(void)
 	/* A listing asked for now, answered after an upload made here: the upload wins. */
 	uint64_t seen = itable_epoch(t);
 	CHECK(itable_set_attr(t, ino, &mine, 60) == 0);
-	CHECK(itable_ref_seen(t, "f", 0, &old, 60, seen, &now) == ino);
+	CHECK(itable_ref_seen(t, "f", 0, &old, 60, seen, &now, NULL) == ino);
 	CHECK(now.generation == 2 && now.size == 20);
 	iattr_clear(&now);
 	CHECK(itable_set_attr_seen(t, ino, &old, 60, seen) == 0);
@@ -175,7 +175,7 @@ static void answers_asked_for_before_a_change_here_do_not_undo_it(void)
 
 	/* Asked for after the change: the answer is newer, and taken. */
 	seen = itable_epoch(t);
-	CHECK(itable_ref_seen(t, "f", 0, &later, 60, seen, &now) == ino);
+	CHECK(itable_ref_seen(t, "f", 0, &later, 60, seen, &now, NULL) == ino);
 	CHECK(now.generation == 3);
 	iattr_clear(&now);
 
@@ -263,6 +263,75 @@ static void numbers_are_fnv1a_of_path_and_kind(void)
 	itable_free(t);
 }
 
+static void answers_asked_for_before_a_removal_do_not_bring_the_name_back(void)
+{
+	struct itable *t = itable_new("");
+	struct iattr f = file_attr(1, 1), d = {.mode = S_IFDIR | 0755}, now = {0};
+	uint64_t before = itable_epoch(t);
+	int unsure = 1;
+
+	itable_ref(t, "gone", 0, &f, 60);
+	itable_ref(t, "dir", 1, &d, 60);
+	itable_detach(t, "gone", 0);
+	itable_rename(t, "dir", 1, "moved");
+	uint64_t after = itable_epoch(t);
+
+	/* Read before: the removed file and everything under the renamed directory. */
+	errno = 0;
+	CHECK(itable_ref_seen(t, "gone", 0, &f, 60, before, NULL, &unsure) == 0 && errno == ESTALE);
+	CHECK(itable_ref_seen(t, "dir/x", 0, &f, 60, before, NULL, NULL) == 0);
+	CHECK(itable_ref_seen(t, "dir/s/y", 1, &d, 60, before, NULL, NULL) == 0);
+	CHECK(itable_removed_since(t, "dir", 1, before) == ITABLE_GONE);
+	/* Not another kind, nor a sibling sharing the prefix, nor the new name. */
+	CHECK(itable_removed_since(t, "gone", 1, before) == ITABLE_SHOWN);
+	CHECK(itable_removed_since(t, "dirt", 0, before) == ITABLE_SHOWN);
+	CHECK(itable_ref_seen(t, "moved/x", 0, &f, 60, before, &now, &unsure) != 0 && !unsure);
+	iattr_clear(&now);
+	/* Read after: what the bucket says stands. */
+	CHECK(itable_ref_seen(t, "gone", 0, &f, 60, after, NULL, NULL) != 0);
+	CHECK(itable_removed_since(t, "dir/x", 0, after) == ITABLE_SHOWN);
+	itable_free(t);
+}
+
+static void too_many_removals_to_remember_make_older_answers_unsure(void)
+{
+	struct itable *t = itable_new("");
+	struct iattr f = file_attr(1, 1), now = {0};
+	uint64_t before = itable_epoch(t);
+	char name[32];
+	int unsure = 0;
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		itable_detach(t, name, 0);
+	}
+	uint64_t after = itable_epoch(t);
+	/* The latest removals are still known for what they are. */
+	CHECK(itable_removed_since(t, "f4999", 0, before) == ITABLE_GONE);
+	/* An early one was forgotten: neither shown for sure nor hidden, and not trusted. */
+	CHECK(itable_removed_since(t, "f0", 0, before) == ITABLE_UNSURE);
+	uint64_t ino = itable_ref_seen(t, "f0", 0, &f, 60, before, &now, &unsure);
+	CHECK(ino != 0 && unsure);
+	CHECK(itable_find_fresh(t, "f0", 0, &now) == 0);
+	iattr_clear(&now);
+	CHECK(itable_removed_since(t, "f0", 0, after) == ITABLE_SHOWN);
+	itable_free(t);
+}
+
+static void a_directory_rename_under_way_makes_the_table_unquiet(void)
+{
+	struct itable *t = itable_new("");
+	uint64_t seen = itable_epoch(t);
+
+	CHECK(itable_quiet_since(t, seen));
+	itable_moving(t, 1);
+	CHECK(!itable_quiet_since(t, itable_epoch(t)));
+	itable_moving(t, 0);
+	CHECK(itable_quiet_since(t, itable_epoch(t)));
+	CHECK(!itable_quiet_since(t, seen));
+	itable_free(t);
+}
+
 int main(void)
 {
 	RUN(same_name_gets_same_number_and_counts_references);
@@ -276,5 +345,8 @@ int main(void)
 	RUN(answers_asked_for_before_a_change_here_do_not_undo_it);
 	RUN(moved_file_takes_the_new_generation_and_keeps_kernel_cache);
 	RUN(detached_names_are_not_found_but_inodes_live_on);
+	RUN(answers_asked_for_before_a_removal_do_not_bring_the_name_back);
+	RUN(too_many_removals_to_remember_make_older_answers_unsure);
+	RUN(a_directory_rename_under_way_makes_the_table_unquiet);
 	return CHECK_DONE();
 }
