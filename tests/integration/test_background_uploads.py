@@ -391,8 +391,7 @@ def test_rmdir_of_a_directory_whose_only_file_is_being_uploaded_fails_with_enote
     # The upload is under way (and the object not yet stored) while rmdir looks.
     fakegcs.fault("objects.insert", count=1, stall=1.0, before_body=True)
     write_file(m.p("d", "f"), b"1")
-    while fakegcs.pending_faults():
-        time.sleep(0.01)
+    wait_until(lambda: not fakegcs.pending_faults(), what="the upload to start")
     with pytest.raises(OSError) as e:
         os.rmdir(m.p("d"))
     assert e.value.errno == errno.ENOTEMPTY

@@ -180,17 +180,25 @@ def test_directory_of_50_files_moves_while_10_are_open(fakegcs, mount):
     assert recovered(m) == []
 
 
-def listing_in_flight(fakegcs, path, stall=1.5):
-    """Starts os.listdir(path) in a thread whose listing the server answers with the state of
-    now but only after stall seconds; returns (thread, result list)."""
-    fakegcs.fault("objects.list", count=1, stall=stall)
-    out = []
-    t = threading.Thread(target=lambda: out.append(sorted(os.listdir(path))))
-    t.start()
+# Long enough for the change a test makes meanwhile to end first, even on a busy machine.
+STALL = 3.0
+
+
+def wait_until_stalled(fakegcs):
     deadline = time.monotonic() + 10
     while fakegcs.pending_faults() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not fakegcs.pending_faults(), "the listing never reached the server"
+    assert not fakegcs.pending_faults(), "the stalled request never reached the server"
+
+
+def listing_in_flight(fakegcs, path):
+    """Starts os.listdir(path) in a thread whose listing the server answers with the state of
+    now but only after STALL seconds; returns (thread, result list)."""
+    fakegcs.fault("objects.list", count=1, stall=STALL)
+    out = []
+    t = threading.Thread(target=lambda: out.append(sorted(os.listdir(path))))
+    t.start()
+    wait_until_stalled(fakegcs)
     return t, out
 
 
@@ -237,7 +245,7 @@ def test_a_lookup_overtaken_by_a_rename_of_its_directory_finds_the_file_under_th
     m = mount()
     assert os.path.isdir(m.p("moving"))
     # The lookup of moving/x lists moving/; the answer (x still there) comes after the move.
-    fakegcs.fault("objects.list", count=1, stall=1.5, name_contains="moving/")
+    fakegcs.fault("objects.list", count=1, stall=STALL, name_contains="moving/")
     out = []
 
     def read():
@@ -249,8 +257,7 @@ def test_a_lookup_overtaken_by_a_rename_of_its_directory_finds_the_file_under_th
 
     t = threading.Thread(target=read)
     t.start()
-    while fakegcs.pending_faults():
-        time.sleep(0.01)
+    wait_until_stalled(fakegcs)
     os.rename(m.p("moving"), m.p("moved"))
     t.join()
     assert out == [b"payload"]
@@ -263,11 +270,11 @@ def test_a_lookup_that_missed_a_file_during_its_directory_rename_is_not_remember
     m = mount()
     assert os.path.isdir(m.p("moving"))
     # This time the listing is made after the move: x is under neither name for it.
-    fakegcs.fault("objects.list", count=1, stall=1.5, name_contains="moving/", before_body=True)
+    fakegcs.fault("objects.list", count=1, stall=STALL, name_contains="moving/",
+                  before_body=True)
     t = threading.Thread(target=os.path.exists, args=(m.p("moving", "x"),))
     t.start()
-    while fakegcs.pending_faults():
-        time.sleep(0.01)
+    wait_until_stalled(fakegcs)
     os.rename(m.p("moving"), m.p("moved"))
     t.join()
     assert open(m.p("moved", "x"), "rb").read() == b"payload"
