@@ -194,6 +194,7 @@ def wait_until_stalled(fakegcs):
 def listing_in_flight(fakegcs, path):
     """Starts os.listdir(path) in a thread whose listing the server answers with the state of
     now but only after STALL seconds; returns (thread, result list)."""
+    os.stat(path)  # known already: the listing is the one request that stalls
     fakegcs.fault("objects.list", count=1, stall=STALL)
     out = []
     t = threading.Thread(target=lambda: out.append(sorted(os.listdir(path))))
