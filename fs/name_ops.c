@@ -11,6 +11,7 @@
  *
  * Names GCS cannot store are refused before any request (see fs_new_name()). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,7 +360,7 @@ static void moved_clear(struct moved *m)
  * kept for its readers first, its writes never uploaded. A precondition that fails means
  * another client changed a side: both are read again and the move retried. */
 static int move_object(struct gmfs *fs, const char *src, uint64_t gen, const char *dst,
-		       uint64_t dst_gen, struct moved *out)
+		       uint64_t dst_gen, const struct gcs_object *known, struct moved *out)
 {
 	struct fnode *n = ftable_find_path(fs->files, src);
 	struct fnode *d = ftable_find_path(fs->files, dst);
@@ -377,7 +378,7 @@ static int move_object(struct gmfs *fs, const char *src, uint64_t gen, const cha
 		kept = fnode_keep(fs, d);
 	for (int attempt = 0; !rc && attempt < 3; attempt++) {
 		gcs_object_clear(&out->obj);
-		rc = gcs_move(fs->gcs, src, gen, dst, dst_gen, &out->obj);
+		rc = gcs_move(fs->gcs, src, gen, dst, dst_gen, known, &out->obj);
 		if (rc != -ESTALE)
 			break;
 		struct gcs_object s = {0}, d = {0};
@@ -433,7 +434,8 @@ static int rename_file(struct gmfs *fs, const char *src, const struct iattr *sat
 		       int dexists, const struct iattr *dattr)
 {
 	struct moved m;
-	int rc = move_object(fs, src, sattr->generation, dst, dexists ? dattr->generation : 0, &m);
+	int rc = move_object(fs, src, sattr->generation, dst, dexists ? dattr->generation : 0,
+			     NULL, &m);
 
 	if (!rc) {
 		itable_rename(fs->inodes, src, 0, dst);
@@ -456,19 +458,14 @@ static int flush_below(struct fnode *n, void *arg)
 	return rc;
 }
 
-struct name_gen {
-	char *name;
-	uint64_t generation;
-};
-
 /* Every object under prefix, or -EXDEV past limit (mv then copies instead). */
-static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct name_gen **out,
+static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct gcs_object **out,
 		    size_t *count)
 {
 	struct gcs_list_page page = {0};
 	char *token = NULL;
 	size_t n = 0, cap = 0;
-	struct name_gen *v = NULL;
+	struct gcs_object *v = NULL;
 	int rc;
 
 	do {
@@ -482,7 +479,7 @@ static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct na
 			}
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 64;
-				struct name_gen *p = realloc(v, nc * sizeof(*p));
+				struct gcs_object *p = realloc(v, nc * sizeof(*p));
 				if (!p) {
 					rc = -ENOMEM;
 					break;
@@ -490,10 +487,8 @@ static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct na
 				v = p;
 				cap = nc;
 			}
-			v[n].name = page.items[i].name;
-			v[n].generation = page.items[i].generation;
-			page.items[i].name = NULL;
-			n++;
+			v[n++] = page.items[i]; /* taken over: the page forgets it */
+			memset(&page.items[i], 0, sizeof(page.items[i]));
 		}
 		free(token);
 		token = page.next_page_token;
@@ -503,7 +498,7 @@ static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct na
 	free(token);
 	if (rc) {
 		for (size_t i = 0; i < n; i++)
-			free(v[i].name);
+			gcs_object_clear(&v[i]);
 		free(v);
 		return rc;
 	}
@@ -512,13 +507,73 @@ static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct na
 	return 0;
 }
 
+/* The moves of a directory rename, made by a few threads at once: each takes the next
+ * object; after a failure no new move starts. */
+#define MOVE_THREADS 16
+
+struct dir_move {
+	struct gmfs *fs;
+	const char *dst;
+	size_t slen; /* of the source directory's name */
+	const struct gcs_object *objs;
+	struct moved *done;
+	size_t count;
+	pthread_mutex_t lock;
+	size_t next, moved;
+	int rc;
+};
+
+static void *dir_move_worker(void *arg)
+{
+	struct dir_move *dm = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&dm->lock);
+		size_t i = dm->next < dm->count && !dm->rc ? dm->next++ : dm->count;
+		pthread_mutex_unlock(&dm->lock);
+		if (i == dm->count)
+			return NULL;
+
+		const struct gcs_object *o = &dm->objs[i];
+		char *to = dir_join(dm->dst, o->name + dm->slen + 1);
+		int rc = to ? move_object(dm->fs, o->name, o->generation, to, 0, o, &dm->done[i])
+			    : -ENOMEM;
+
+		free(to);
+		pthread_mutex_lock(&dm->lock);
+		if (rc && !dm->rc)
+			dm->rc = rc;
+		if (!rc)
+			dm->moved++;
+		pthread_mutex_unlock(&dm->lock);
+	}
+}
+
+/* Moves every object of objs; returns the first error. */
+static int move_all(struct dir_move *dm)
+{
+	pthread_t threads[MOVE_THREADS];
+	int started = 0;
+
+	pthread_mutex_init(&dm->lock, NULL);
+	while (started < MOVE_THREADS - 1 && (size_t)started + 1 < dm->count &&
+	       pthread_create(&threads[started], NULL, dir_move_worker, dm) == 0)
+		started++;
+	dir_move_worker(dm); /* the calling thread moves too */
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&dm->lock);
+	return dm->rc;
+}
+
 static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dexists)
 {
-	struct name_gen *objs = NULL;
+	struct gcs_object *objs = NULL;
 	struct moved *done = NULL;
-	size_t count = 0, slen = strlen(src), moved = 0;
+	size_t count = 0, slen = strlen(src);
 	char *sprefix = dir_join(src, "");
 	uint64_t dst_placeholder = 0;
+	struct dir_move dm = {.fs = fs, .dst = dst, .slen = slen};
 	int rc = -ENOMEM;
 
 	if (!sprefix)
@@ -557,30 +612,35 @@ static int rename_dir(struct gmfs *fs, const char *src, const char *dst, int dex
 		if (rc && rc != -ENOENT)
 			goto out;
 	}
-	rc = 0;
-	for (; moved < count && !rc; moved++) {
-		char *to = dir_join(dst, objs[moved].name + slen + 1);
-
-		rc = to ? move_object(fs, objs[moved].name, objs[moved].generation, to, 0,
-				      &done[moved])
-			: -ENOMEM;
-		free(to);
-	}
+	dm.objs = objs;
+	dm.done = done;
+	dm.count = count;
+	rc = move_all(&dm);
 	if (rc) {
-		log_error("rename of /%s to /%s stopped after %zu of %zu objects: %s; the rest "
-			  "are still under /%s",
-			  src, dst, moved - 1, count, strerror(-rc), src);
-		rc = -EIO;
+		log_error("rename of /%s to /%s stopped with %zu of %zu objects moved: %s; the "
+			  "rest are still under /%s",
+			  src, dst, dm.moved, count, strerror(-rc), src);
+		/* Half done is an I/O error; nothing done fails as one object's move would. */
+		if (dm.moved > 0)
+			rc = -EIO;
 	}
-	/* Even a partial move renamed some names: the inode table must follow them. */
-	if (!rc || moved > 1) {
+	/* Even a partial move renamed some names: the inode table must follow them. After a
+	 * failure the directory keeps its name (the kernel keeps it too), and only the files
+	 * that moved take their new ones (open ones did in move_object()). */
+	if (!rc) {
 		itable_rename(fs->inodes, src, 1, dst);
 		ftable_rename_dir(fs->files, src, dst);
+	} else {
+		for (size_t i = 0; i < count; i++)
+			if (done[i].dst && done[i].dst[strlen(done[i].dst) - 1] != '/')
+				itable_rename(fs->inodes, objs[i].name, 0, done[i].dst);
+	}
+	if (!rc || dm.moved > 0) {
 		fs_changed(fs, src);
 		fs_changed(fs, dst);
 		dircache_invalidate_tree(fs->dirs, src);
 		dircache_invalidate_tree(fs->dirs, dst);
-		for (size_t i = 0; i < moved; i++)
+		for (size_t i = 0; i < count; i++)
 			note_moved(fs, &done[i]);
 	}
 out:
@@ -589,7 +649,7 @@ out:
 		moved_clear(&done[i]);
 	free(done);
 	for (size_t i = 0; i < count; i++)
-		free(objs[i].name);
+		gcs_object_clear(&objs[i]);
 	free(objs);
 	free(sprefix);
 	return rc;

@@ -712,16 +712,27 @@ static int move_landed(struct gcs_client *c, const struct gcs_object *from, cons
 }
 
 int gcs_move(struct gcs_client *c, const char *src, uint64_t src_generation, const char *dst,
-	     uint64_t dst_generation, struct gcs_object *out)
+	     uint64_t dst_generation, const struct gcs_object *src_known, struct gcs_object *out)
 {
 	struct gcs_object from = {0};
 	long status = 0;
-	int uncertain = 0;
-	/* What the source holds, first: a move whose answer is lost is recognised by it. */
-	int rc = gcs_stat(c, src, &from);
+	int uncertain = 0, rc = 0;
 
-	if (!rc && src_generation && from.generation != src_generation)
-		rc = -ESTALE; /* what the move's own precondition would say */
+	/* What the source holds, first: a move whose answer is lost is recognised by it. */
+	if (src_known && src_generation && src_known->generation == src_generation &&
+	    src_known->has_crc32c) {
+		from.name = strdup(src);
+		from.generation = src_generation;
+		from.size = src_known->size;
+		from.crc32c = src_known->crc32c;
+		from.has_crc32c = 1;
+		if (!from.name)
+			rc = -ENOMEM;
+	} else {
+		rc = gcs_stat(c, src, &from);
+		if (!rc && src_generation && from.generation != src_generation)
+			rc = -ESTALE; /* what the move's own precondition would say */
+	}
 	if (!rc)
 		rc = move_request(c, src, src_generation, dst, dst_generation, out, &status,
 				  &uncertain);

@@ -61,8 +61,10 @@ int gcs_delete(struct gcs_client *c, const char *name, uint64_t generation);
 
 /* Renames src (which must be at src_generation) to dst. dst_generation is the generation
  * being replaced at dst, 0 when dst must not exist. Uses the atomic objects.move, or a copy
- * and a delete where the server has no move. */
+ * and a delete where the server has no move. A move whose answer was lost is recognised by
+ * the source's size and CRC32C: src_known (may be NULL) gives them, as a listing did, when
+ * it is of src_generation; otherwise the source is read first. */
 int gcs_move(struct gcs_client *c, const char *src, uint64_t src_generation, const char *dst,
-	     uint64_t dst_generation, struct gcs_object *out);
+	     uint64_t dst_generation, const struct gcs_object *src_known, struct gcs_object *out);
 
 #endif

@@ -149,6 +149,11 @@ def _moved(gcs):
     assert gcs.get(BUCKET, "M/b") == b"moved"
 
 
+def _dir_moved(gcs):
+    assert gcs.list(BUCKET, "N/d/") == []
+    assert gcs.get(BUCKET, "N/e/a") == b"moved along"
+
+
 READ = data_of("R/f", 300_000)
 READ_MID = data_of("Q/f", 2 * MB)
 UPLOAD = data_of("U/new", 100_000)
@@ -174,6 +179,9 @@ OPS = {o.name: o for o in [
        lambda m: os.unlink(m.p("D", "f")), _deleted, bodiless=True),
     Op("rename", "objects.move", "M/a", _put("M/a", b"moved"),
        lambda m: os.rename(m.p("M", "a"), m.p("M", "b")), _moved),
+    # A directory's objects move as its listing found them (no read of each first).
+    Op("rename-dir", "objects.move", "N/d/a", _put("N/d/a", b"moved along"),
+       lambda m: os.rename(m.p("N", "d"), m.p("N", "e")), _dir_moved),
 ]}
 KINDS = ["503", "429", "reset", "cut", "stall"]
 # A fault in the middle of a body is one that strikes after the status line was sent.
@@ -269,7 +277,7 @@ def test_a_fault_that_lasts_fails_in_time_loses_nothing_and_leaves_the_mount_wor
     assert fakegcs.get(BUCKET, "U/later") == b"fine"
 
 
-MUTATIONS = ["upload", "upload-chunk-2", "patch", "delete", "rename"]
+MUTATIONS = ["upload", "upload-chunk-2", "patch", "delete", "rename", "rename-dir"]
 
 
 @pytest.mark.parametrize("kind", ["lost", "lost-503"])
@@ -353,3 +361,28 @@ def test_a_connection_that_never_gets_set_up_fails_in_time(tmp_path, silent_tls_
         m.stop()
     assert time.monotonic() - start < LASTING_DEADLINE + 2
     assert "cannot reach" in str(exc.value), exc.value
+
+
+def test_a_folder_rename_that_fails_midway_leaves_every_file_readable_where_it_is(
+        fakegcs, mount):
+    """The objects move several at a time; one that cannot move stays under the old name,
+    the others are under the new one, and the mount shows both as the bucket has them. (The
+    kernel remembers that the new name did not exist when mv looked, for negative_ttl: 0
+    here.)"""
+    for i in range(12):
+        fakegcs.put(BUCKET, f"P/d/f{i:02d}", b"file %d" % i)
+    m = mount(args=options(LASTING_DEADLINE) + ["-o", "negative_ttl=0"])
+    m.expect_log(r"error: |warning: |retry \d+ of \d+")
+    fakegcs.fault("objects.move", count=10_000, status=503, name_contains="P/d/f05")
+    with pytest.raises(OSError) as exc:
+        os.rename(m.p("P", "d"), m.p("P", "e"))
+    assert exc.value.errno == errno.EIO
+    fakegcs.clear_faults()
+    moved = sorted(n for n in fakegcs.list(BUCKET, "P/e/"))
+    assert moved == [f"P/e/f{i:02d}" for i in range(12) if i != 5]
+    assert fakegcs.list(BUCKET, "P/d/") == ["P/d/f05"]
+    assert os.listdir(m.p("P", "d")) == ["f05"]
+    assert open(m.p("P", "d", "f05"), "rb").read() == b"file 5"
+    for i in range(12):
+        if i != 5:
+            assert open(m.p("P", "e", f"f{i:02d}"), "rb").read() == b"file %d" % i

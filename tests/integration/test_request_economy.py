@@ -186,3 +186,18 @@ def test_parallel_readers_open_a_connection_per_request_in_flight_not_per_reques
     log = fakegcs.log()
     assert len(log) == files
     assert len({e["connection"] for e in log}) <= 4 + 2, log
+
+
+def test_a_folder_rename_costs_one_listing_and_one_move_per_object(fakegcs, mount):
+    for i in range(40):
+        fakegcs.put(BUCKET, f"ds/f{i:02d}", b"%d" % i)
+    m = mount()
+    assert os.path.isdir(m.p("ds"))
+    fakegcs.clear_log()
+    os.rename(m.p("ds"), m.p("ds2"))
+    ops = requests(fakegcs)
+    # The objects move as the listing found them: no read of each one first.
+    assert ops.count("objects.move") == 40
+    assert ops.count("objects.get") == 0
+    assert ops.count("objects.list") <= 2, ops
+    assert sorted(os.listdir(m.p("ds2"))) == [f"f{i:02d}" for i in range(40)]
