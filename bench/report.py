@@ -19,11 +19,12 @@ import sys
 import tempfile
 
 ORDER = ["seq-read-cold", "seq-read-warm", "rand-4k", "rand-1m", "small-files", "ls-l",
-         "write-big", "create-small"]
+         "write-big", "create-small", "rename-dir"]
 TOOLS = ["gcsmount", "rclone"]
 SHORT = {"seq-read-cold": "seq read cold", "seq-read-warm": "seq re-read warm",
          "rand-4k": "random 4 KiB", "rand-1m": "random 1 MiB", "small-files": "small files",
-         "ls-l": "ls -l", "write-big": "write big file", "create-small": "create small files"}
+         "ls-l": "ls -l", "write-big": "write big file", "create-small": "create small files",
+         "rename-dir": "rename a folder"}
 GIB = float(1 << 30)
 
 
@@ -100,6 +101,9 @@ def targets(doc):
     create, rc_create = ok(doc, "create-small", "gcsmount"), ok(doc, "create-small", "rclone")
     add("creating small files", "≥ 2× rclone", _ratio(create, rc_create), 2.0,
         _pair(create, rc_create, "files/s", "rclone"))
+    moved, rc_moved = ok(doc, "rename-dir", "gcsmount"), ok(doc, "rename-dir", "rclone")
+    add("renaming a folder", "≥ 2× rclone", _ratio(moved, rc_moved), 2.0,
+        _pair(moved, rc_moved, "files/s", "rclone"))
     return out
 
 

@@ -185,6 +185,9 @@ class Testbed:
     def delete(self, name):
         return self.gcs.delete(self.bucket, name)
 
+    def put(self, name, data):
+        self.gcs.put(self.bucket, name, data)
+
     def delete_prefix(self, prefix):
         for name in self.names(prefix):
             self.gcs.delete(self.bucket, name)

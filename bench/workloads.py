@@ -235,6 +235,37 @@ def create_small(session):
     session.cleanups.append(lambda: session.testbed.delete_prefix(prefix))
 
 
+def rename_dir(session):
+    """Rename a folder of small files with mv, as a user tidying a dataset would."""
+    data = session.data
+    count = session.sizes.create_count
+    src, dst = "rename-%s/" % session.tool, "renamed-%s/" % session.tool
+    for i in range(count):
+        session.testbed.put(src + "f%05d" % i, data.small_content(i))
+
+    def call():
+        start = time.monotonic()
+        left = max(1.0, session.deadline - start)
+        res = subprocess.run(["mv", session.path(src.rstrip("/")), session.path(dst.rstrip("/"))],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=left)
+        if res.returncode != 0:
+            raise RuntimeError("mv exited with %d: %s" % (
+                res.returncode, res.stderr.decode(errors="replace")[:300]))
+        returned = time.monotonic()
+        # Done when the bucket holds every file under the new name and none under the old.
+        session.testbed.wait_for_count(dst, count, session.deadline)
+        while [n for n in session.testbed.names(src) if not n.endswith("/")]:
+            if time.monotonic() > session.deadline:
+                raise TimeoutError("objects are still under " + src)
+            time.sleep(0.1)
+        return Work(bytes=count * data.sizes.small_bytes, ops=count, op_unit="file",
+                    extra={"returned_after_s": returned - start})
+
+    session.measure("rename-dir", call)
+    session.cleanups.append(lambda: session.testbed.delete_prefix(src))
+    session.cleanups.append(lambda: session.testbed.delete_prefix(dst))
+
+
 GROUPS = [
     Group("seq-read", ("seq-read-cold", "seq-read-warm"), seq_read, frozenset({"big"})),
     Group("rand-4k", ("rand-4k",), rand_4k, frozenset({"big"})),
@@ -243,11 +274,12 @@ GROUPS = [
     Group("ls-l", ("ls-l",), ls_l, frozenset({"list"})),
     Group("write-big", ("write-big",), write_big, frozenset({"big"})),
     Group("create-small", ("create-small",), create_small, frozenset()),
+    Group("rename-dir", ("rename-dir",), rename_dir, frozenset()),
 ]
 
 UNITS = {"seq-read-cold": "MB/s", "seq-read-warm": "MB/s", "rand-4k": "reads/s",
          "rand-1m": "MB/s", "small-files": "files/s", "ls-l": "entries/s",
-         "write-big": "MB/s", "create-small": "files/s"}
+         "write-big": "MB/s", "create-small": "files/s", "rename-dir": "files/s"}
 
 
 def titles(sizes):
@@ -264,6 +296,8 @@ def titles(sizes):
         "write-big": "Write a %s file" % big,
         "create-small": "Create %s files of %d KiB" % (format(sizes.create_count, ","),
                                                        sizes.small_bytes // 1024),
+        "rename-dir": "Rename a folder of %s files of %d KiB" % (
+            format(sizes.create_count, ","), sizes.small_bytes // 1024),
     }
 
 
