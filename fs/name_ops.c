@@ -487,8 +487,14 @@ static int list_all(struct gmfs *fs, const char *prefix, size_t limit, struct gc
 				v = p;
 				cap = nc;
 			}
-			v[n++] = page.items[i]; /* taken over: the page forgets it */
-			memset(&page.items[i], 0, sizeof(page.items[i]));
+			/* What a move needs of it, and no more: there may be 100,000. */
+			struct gcs_object *it = &page.items[i];
+			v[n++] = (struct gcs_object){.name = it->name,
+						     .generation = it->generation,
+						     .size = it->size,
+						     .crc32c = it->crc32c,
+						     .has_crc32c = it->has_crc32c};
+			it->name = NULL;
 		}
 		free(token);
 		token = page.next_page_token;
