@@ -240,13 +240,22 @@ def test_a_listing_answered_after_a_file_rename_shows_only_the_new_name(fakegcs,
     assert open(m.p("d", "new"), "rb").read() == b"o"
 
 
-def test_a_lookup_overtaken_by_a_rename_of_its_directory_finds_the_file_under_the_new_name(
-        fakegcs, mount):
+def moving_dir_whose_next_listing_stalls(fakegcs, mount, before_body=False):
+    """A mount where moving/x exists and the next listing of moving/ (which a lookup of x
+    sends) is answered STALL seconds late: with the state of when it came, or with
+    before_body, of when it is answered."""
     fakegcs.put(BUCKET, "moving/x", b"payload")
     m = mount()
     assert os.path.isdir(m.p("moving"))
-    # The lookup of moving/x lists moving/; the answer (x still there) comes after the move.
-    fakegcs.fault("objects.list", count=1, stall=STALL, name_contains="moving/")
+    fakegcs.fault("objects.list", count=1, stall=STALL, name_contains="moving/",
+                  before_body=before_body)
+    return m
+
+
+def test_a_lookup_overtaken_by_a_rename_of_its_directory_finds_the_file_under_the_new_name(
+        fakegcs, mount):
+    # The answer (x still there) comes after the move.
+    m = moving_dir_whose_next_listing_stalls(fakegcs, mount)
     out = []
 
     def read():
@@ -267,12 +276,8 @@ def test_a_lookup_overtaken_by_a_rename_of_its_directory_finds_the_file_under_th
 
 def test_a_lookup_that_missed_a_file_during_its_directory_rename_is_not_remembered(
         fakegcs, mount):
-    fakegcs.put(BUCKET, "moving/x", b"payload")
-    m = mount()
-    assert os.path.isdir(m.p("moving"))
     # This time the listing is made after the move: x is under neither name for it.
-    fakegcs.fault("objects.list", count=1, stall=STALL, name_contains="moving/",
-                  before_body=True)
+    m = moving_dir_whose_next_listing_stalls(fakegcs, mount, before_body=True)
     t = threading.Thread(target=os.path.exists, args=(m.p("moving", "x"),))
     t.start()
     wait_until_stalled(fakegcs)
