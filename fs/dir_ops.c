@@ -137,9 +137,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = calloc(1, size), *dirpath = NULL;
 	size_t pos = 0;
 
-	if (!buf || itable_get(fs->inodes, ino, &dirpath, NULL, NULL, NULL) != 0) {
+	int rc = buf ? itable_get(fs->inodes, ino, &dirpath, NULL, NULL, NULL) : -ENOMEM;
+
+	if (rc) {
 		free(buf);
-		fuse_reply_err(req, buf ? ESTALE : ENOMEM);
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	/* Renamed on this mount since it was listed: the entries go on under the directory's
